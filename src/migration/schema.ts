@@ -1,0 +1,170 @@
+import { z } from 'zod';
+
+/**
+ * The migration file format: pgroll's, field for field, so pgroll users keep their files.
+ * This zod schema is the single source of the TypeScript types, of validation, and of the
+ * JSON Schema exported for editors (`tandem schema`).
+ */
+
+const sqlExpression = z.string().min(1);
+
+export const CheckConstraint = z
+  .object({
+    name: z.string().min(1).describe('Name of the check constraint'),
+    constraint: sqlExpression.describe('SQL boolean expression of the constraint'),
+    no_inherit: z.boolean().optional().describe('Whether the constraint is NO INHERIT'),
+  })
+  .strict();
+
+const referentialAction = z.enum(['NO ACTION', 'RESTRICT', 'CASCADE', 'SET NULL', 'SET DEFAULT']);
+
+export const ForeignKeyReference = z
+  .object({
+    name: z.string().min(1).describe('Name of the foreign key constraint'),
+    table: z.string().min(1).describe('Referenced table'),
+    column: z.string().min(1).describe('Referenced column'),
+    on_delete: referentialAction.optional(),
+    on_update: referentialAction.optional(),
+    match_type: z.enum(['SIMPLE', 'FULL']).optional(),
+    deferrable: z.boolean().optional(),
+    initially_deferred: z.boolean().optional(),
+    on_delete_set_columns: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const Column = z
+  .object({
+    name: z.string().min(1).describe('Name of the column'),
+    type: z.string().min(1).describe('PostgreSQL type of the column'),
+    nullable: z.boolean().optional().describe('Whether the column accepts NULL (default false, as in pgroll)'),
+    unique: z.boolean().optional().describe('Whether the column is UNIQUE'),
+    pk: z.boolean().optional().describe('Whether the column is (part of) the primary key'),
+    default: z.string().nullable().optional().describe('SQL expression for the default value'),
+    check: CheckConstraint.optional(),
+    references: ForeignKeyReference.optional(),
+    comment: z.string().nullable().optional(),
+    generated: z
+      .object({
+        expression: z.string().optional(),
+        identity: z
+          .object({
+            user_specified_values: z.enum(['ALWAYS', 'BY DEFAULT']).optional(),
+            sequence_options: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const CreateTable = z
+  .object({
+    name: z.string().min(1).describe('Name of the table to create'),
+    columns: z.array(Column).min(1),
+    comment: z.string().optional(),
+  })
+  .strict();
+
+export const AddColumn = z
+  .object({
+    table: z.string().min(1),
+    column: Column,
+    up: sqlExpression.optional().describe('SQL expression that fills the column for existing rows and for rows written by the old version'),
+  })
+  .strict();
+
+export const DropColumn = z
+  .object({
+    table: z.string().min(1),
+    column: z.string().min(1),
+    down: sqlExpression.optional().describe('SQL expression for the dropped column when the new version writes a row'),
+  })
+  .strict();
+
+export const RenameColumn = z
+  .object({
+    table: z.string().min(1),
+    from: z.string().min(1),
+    to: z.string().min(1),
+  })
+  .strict();
+
+export const AlterColumn = z
+  .object({
+    table: z.string().min(1),
+    column: z.string().min(1),
+    name: z.string().min(1).optional().describe('New name of the column'),
+    type: z.string().min(1).optional().describe('New type of the column'),
+    nullable: z.boolean().optional().describe('false adds NOT NULL (needs `up`), true drops it'),
+    default: z.string().nullable().optional(),
+    comment: z.string().nullable().optional(),
+    check: CheckConstraint.optional(),
+    unique: z.object({ name: z.string().min(1) }).strict().optional(),
+    references: ForeignKeyReference.optional(),
+    up: sqlExpression.optional().describe('SQL expression old -> new, evaluated over the old version\'s columns'),
+    down: sqlExpression.optional().describe('SQL expression new -> old, evaluated over the new version\'s columns'),
+  })
+  .strict();
+
+/** Operations implemented by this version of Tandem, keyed by their pgroll name. */
+export const operationSchemas = {
+  create_table: CreateTable,
+  add_column: AddColumn,
+  drop_column: DropColumn,
+  rename_column: RenameColumn,
+  alter_column: AlterColumn,
+} as const;
+
+export type OperationKind = keyof typeof operationSchemas;
+export const operationKinds = Object.keys(operationSchemas) as OperationKind[];
+
+/** pgroll operations this version recognises but does not implement yet. */
+export const plannedOperationKinds = [
+  'create_index',
+  'drop_index',
+  'create_constraint',
+  'drop_constraint',
+  'drop_multicolumn_constraint',
+  'rename_constraint',
+  'rename_table',
+  'drop_table',
+  'set_replica_identity',
+  'sql',
+] as const;
+
+export type OperationBody<K extends OperationKind> = z.infer<(typeof operationSchemas)[K]>;
+export type Operation = { [K in OperationKind]: { kind: K; body: OperationBody<K> } }[OperationKind];
+
+const operationEntry = z.union(
+  operationKinds.map((kind) => z.object({ [kind]: operationSchemas[kind] }).strict()) as unknown as [
+    z.ZodTypeAny,
+    z.ZodTypeAny,
+    ...z.ZodTypeAny[],
+  ],
+);
+
+export const MigrationFile = z
+  .object({
+    name: z.string().min(1).optional().describe('Migration name; defaults to the file name without extension'),
+    version_schema: z.string().min(1).optional().describe('Name of the version schema (default <schema>_<name>)'),
+    operations: z.array(operationEntry).min(1),
+  })
+  .strict();
+
+export type ColumnDef = z.infer<typeof Column>;
+export type CheckDef = z.infer<typeof CheckConstraint>;
+export type ForeignKeyDef = z.infer<typeof ForeignKeyReference>;
+
+export interface Migration {
+  name: string;
+  versionSchema?: string;
+  operations: Operation[];
+  /** Where it was read from, for error messages. */
+  file?: string;
+}
+
+export function migrationJsonSchema(): unknown {
+  return z.toJSONSchema(MigrationFile, { target: 'draft-2020-12' });
+}
