@@ -59,10 +59,47 @@ export const Column = z
   })
   .strict();
 
+export const TableConstraint = z
+  .object({
+    name: z.string().min(1),
+    type: z.enum(['unique', 'check', 'primary_key', 'foreign_key', 'exclude']),
+    columns: z.array(z.string().min(1)).optional(),
+    check: z.string().optional(),
+    references: z
+      .object({
+        table: z.string().min(1),
+        columns: z.array(z.string().min(1)).min(1),
+        on_delete: referentialAction.optional(),
+        on_update: referentialAction.optional(),
+        match_type: z.enum(['SIMPLE', 'FULL', 'PARTIAL']).optional(),
+        on_delete_set_columns: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+    deferrable: z.boolean().optional(),
+    initially_deferred: z.boolean().optional(),
+    nulls_not_distinct: z.boolean().optional(),
+    no_inherit: z.boolean().optional(),
+    exclude: z
+      .object({ index_method: z.string().optional(), elements: z.string().optional(), predicate: z.string().optional() })
+      .strict()
+      .optional(),
+    index_parameters: z
+      .object({
+        tablespace: z.string().optional(),
+        storage_parameters: z.string().optional(),
+        include_columns: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const CreateTable = z
   .object({
     name: z.string().min(1).describe('Name of the table to create'),
     columns: z.array(Column).min(1),
+    constraints: z.array(TableConstraint).optional(),
     comment: z.string().optional(),
   })
   .strict();
@@ -154,6 +191,7 @@ export const MigrationFile = z
   .strict();
 
 export type ColumnDef = z.infer<typeof Column>;
+export type TableConstraintDef = z.infer<typeof TableConstraint>;
 export type CheckDef = z.infer<typeof CheckConstraint>;
 export type ForeignKeyDef = z.infer<typeof ForeignKeyReference>;
 

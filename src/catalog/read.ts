@@ -1,0 +1,107 @@
+import type pg from 'pg';
+
+/** What Tandem needs to know about the tables of one schema, read from pg_catalog. */
+export interface CatalogColumn {
+  name: string;
+  attnum: number;
+  type: string;
+  notNull: boolean;
+  default: string | null;
+  identity: '' | 'a' | 'd';
+  generated: '' | 's' | 'v';
+}
+
+export interface CatalogIndex {
+  name: string;
+  unique: boolean;
+  primary: boolean;
+  valid: boolean;
+  columns: string[];
+  partial: boolean;
+  expression: boolean;
+  definition: string;
+}
+
+export interface CatalogConstraint {
+  name: string;
+  type: string;
+  columns: string[];
+  definition: string;
+}
+
+export interface CatalogTable {
+  schema: string;
+  name: string;
+  oid: number;
+  columns: CatalogColumn[];
+  primaryKey: string[];
+  indexes: CatalogIndex[];
+  constraints: CatalogConstraint[];
+  estimatedRows: number;
+}
+
+export async function readTables(client: pg.Client | pg.PoolClient, schema: string): Promise<Map<string, CatalogTable>> {
+  const tables = await client.query<{ oid: number; name: string; reltuples: number }>(
+    `SELECT c.oid::int AS oid, c.relname::text AS name, c.reltuples::float8 AS reltuples
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      ORDER BY c.relname`,
+    [schema],
+  );
+  const columns = await client.query<CatalogColumn & { table_oid: number }>(
+    `SELECT a.attrelid::int AS table_oid, a.attname::text AS name, a.attnum::int AS attnum,
+            format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+            pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity, a.attgenerated AS generated
+       FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+      ORDER BY a.attrelid, a.attnum`,
+    [schema],
+  );
+  const indexes = await client.query<CatalogIndex & { table_oid: number }>(
+    `SELECT i.indrelid::int AS table_oid, ic.relname::text AS name, i.indisunique AS unique, i.indisprimary AS primary,
+            i.indisvalid AS valid, i.indpred IS NOT NULL AS partial, i.indexprs IS NOT NULL AS expression,
+            pg_get_indexdef(i.indexrelid) AS definition,
+            coalesce(array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                      ORDER BY k.ord)::text[], '{}') AS columns
+       FROM pg_index i
+       JOIN pg_class ic ON ic.oid = i.indexrelid
+       JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1
+      ORDER BY ic.relname`,
+    [schema],
+  );
+  const constraints = await client.query<CatalogConstraint & { table_oid: number }>(
+    `SELECT con.conrelid::int AS table_oid, con.conname::text AS name, con.contype::text AS type,
+            pg_get_constraintdef(con.oid) AS definition,
+            coalesce(array(SELECT a.attname FROM unnest(con.conkey) k(attnum)
+                       JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum)::text[], '{}') AS columns
+       FROM pg_constraint con
+       JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1
+      ORDER BY con.conname`,
+    [schema],
+  );
+  const result = new Map<string, CatalogTable>();
+  for (const t of tables.rows) {
+    const idx = indexes.rows.filter((i) => i.table_oid === t.oid);
+    result.set(t.name, {
+      schema,
+      name: t.name,
+      oid: t.oid,
+      columns: columns.rows.filter((c) => c.table_oid === t.oid).map(({ table_oid: _, ...c }) => c),
+      primaryKey: idx.find((i) => i.primary)?.columns ?? [],
+      indexes: idx.map(({ table_oid: _, ...i }) => i),
+      constraints: constraints.rows.filter((c) => c.table_oid === t.oid).map(({ table_oid: _, ...c }) => c),
+      estimatedRows: Math.max(0, t.reltuples),
+    });
+  }
+  return result;
+}
+
+export async function schemaExists(client: pg.Client | pg.PoolClient, schema: string): Promise<boolean> {
+  const r = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
+  return r.rowCount === 1;
+}

@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type pg from 'pg';
+import { connect, resolveDatabaseUrl } from '../db/connection.js';
+import * as engine from '../engine/lifecycle.js';
+import { status } from '../engine/status.js';
+import { exitCodeOf, InvalidInputError, TandemError } from '../errors.js';
+import { defaultExecOptions } from '../exec/options.js';
+import { loadMigrationFile } from '../migration/load.js';
+import { migrationJsonSchema } from '../migration/schema.js';
+import { initStateSchema } from '../state/store.js';
+import { renderPlan } from './render-plan.js';
+import { consoleReporter } from './reporter.js';
+
+interface GlobalOptions {
+  databaseUrl?: string;
+  schema: string;
+  lockTimeout: number;
+  lockRetryFor: number;
+  batchSize: number;
+  batchDelay: number;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+const program = new Command('tandem')
+  .description('Zero-downtime schema migrations for PostgreSQL: old and new application versions run in tandem.')
+  .option('--database-url <url>', 'connection string (else TANDEM_DATABASE_URL, else DATABASE_URL)')
+  .option('--schema <name>', 'target schema', 'public')
+  .addOption(new Option('--lock-timeout <ms>', 'lock_timeout of each DDL statement: the longest stall tandem adds to a query').argParser(positiveInt).default(defaultExecOptions.lockTimeoutMs))
+  .addOption(new Option('--lock-retry-for <ms>', 'total time a step retries on lock timeouts before giving up').argParser(positiveInt).default(defaultExecOptions.lockRetryForMs))
+  .addOption(new Option('--batch-size <rows>', 'rows per backfill batch').argParser(positiveInt).default(defaultExecOptions.batchSize))
+  .addOption(new Option('--batch-delay <ms>', 'pause between backfill batches').argParser(positiveInt).default(defaultExecOptions.batchDelayMs))
+  .option('--wait', 'wait for another runner on the same schema instead of failing')
+  .option('--json', 'print one JSON document on stdout and nothing else there')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function engineOptions(g: GlobalOptions) {
+  return {
+    schema: g.schema,
+    wait: g.wait === true,
+    lockTimeoutMs: g.lockTimeout,
+    lockRetryForMs: g.lockRetryFor,
+    batchSize: Math.max(1, g.batchSize),
+    batchDelayMs: g.batchDelay,
+    reporter: consoleReporter(),
+  };
+}
+
+async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const url = resolveDatabaseUrl({ databaseUrl: globals().databaseUrl });
+  if (!url) {
+    throw new InvalidInputError('no database configured', {}, 'pass --database-url, or set TANDEM_DATABASE_URL or DATABASE_URL (`tandem demo` needs none)');
+  }
+  const client = await connect(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function output(human: string, json: unknown): void {
+  if (globals().json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  else process.stdout.write(`${human}\n`);
+}
+
+program
+  .command('init')
+  .description('create the tandem state schema (idempotent)')
+  .action(() =>
+    withClient(async (client) => {
+      await initStateSchema(client);
+      output('tandem state schema is ready', { ok: true });
+    }),
+  );
+
+program
+  .command('validate <file>')
+  .description('check a migration file; with a database, also against the live schema (changes nothing)')
+  .action(async (file: string) => {
+    const migration = await loadMigrationFile(file);
+    const url = resolveDatabaseUrl({ databaseUrl: globals().databaseUrl });
+    if (url) await withClient((client) => engine.plan(client, migration, engineOptions(globals())));
+    output(`${file}: valid (${migration.operations.length} operations${url ? ', checked against the database' : ''})`, {
+      file,
+      name: migration.name,
+      valid: true,
+      checkedAgainstDatabase: Boolean(url),
+    });
+  });
+
+program
+  .command('plan <file>')
+  .description('show every statement each phase will run and the lock it takes (changes nothing)')
+  .action(async (file: string) => {
+    const migration = await loadMigrationFile(file);
+    const planned = await withClient((client) => engine.plan(client, migration, engineOptions(globals())));
+    output(renderPlan(planned), planned);
+  });
+
+program
+  .command('start <file>')
+  .description('expand: add what the new version needs, create its version schema, backfill')
+  .option('--complete', 'complete the migration right after start')
+  .action(async (file: string, cmd: { complete?: boolean }) => {
+    const migration = await loadMigrationFile(file);
+    const result = await withClient((client) => engine.start(client, migration, { ...engineOptions(globals()), complete: cmd.complete === true }));
+    const msg = result.alreadyActive
+      ? `migration ${result.migration} is already started; version schema ${result.versionSchema}`
+      : `migration ${result.migration} ${result.completed ? 'started and completed' : 'started'}; new version schema: ${result.versionSchema}\n` +
+        (result.completed ? '' : `  point the new version at it: SET search_path TO ${result.versionSchema}  (or SELECT tandem.use_version('${result.versionSchema}') per transaction)`);
+    output(msg, result);
+  });
+
+program
+  .command('complete')
+  .description('contract: remove the old version and its columns')
+  .action(() =>
+    withClient(async (client) => {
+      const r = await engine.complete(client, engineOptions(globals()));
+      output(`migration ${r.migration} completed; latest version schema: ${r.versionSchema}`, r);
+    }),
+  );
+
+program
+  .command('rollback')
+  .description('undo the migration in progress; the schema returns to exactly where it was')
+  .action(() =>
+    withClient(async (client) => {
+      const r = await engine.rollback(client, engineOptions(globals()));
+      output(`migration ${r.migration} rolled back`, r);
+    }),
+  );
+
+program
+  .command('status')
+  .description('the migration in progress, its phase and backfill progress, and the history')
+  .action(() =>
+    withClient(async (client) => {
+      const s = await status(client, globals().schema);
+      const lines: string[] = [];
+      if (!s.initialized) lines.push(`schema ${s.schema}: tandem is not initialised here (run \`tandem init\`)`);
+      else if (!s.inProgress) lines.push(`schema ${s.schema}: no migration in progress; latest version schema: ${s.latestVersionSchema ?? '(none)'}`);
+      else {
+        const a = s.inProgress;
+        lines.push(`schema ${s.schema}: migration ${a.name} is ${a.phase} (${a.steps.phase}: ${a.steps.done}/${a.steps.total} steps)`);
+        lines.push(`  new version schema: ${a.versionSchema}; old: ${a.previousVersionSchema ?? `${s.schema} (tables)`}`);
+        for (const b of a.backfill) lines.push(`  backfill ${b.table}: ${b.rowsDone} rows in ${b.batches} batches${b.done ? ', done' : ''}`);
+        if (a.lastError) lines.push(`  last error: ${JSON.stringify(a.lastError)}`);
+      }
+      if (s.history.length) {
+        lines.push('history:');
+        for (const h of s.history) lines.push(`  ${h.name}  ${h.phase}  ${h.completedAt ?? h.rolledBackAt ?? h.startedAt ?? ''}`);
+      }
+      output(lines.join('\n'), s);
+    }),
+  );
+
+program
+  .command('schema')
+  .description('print the JSON Schema of migration files (for editors)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(migrationJsonSchema(), null, 2)}\n`);
+  });
+
+program
+  .command('demo')
+  .description('start an embedded PostgreSQL and run a migration under live traffic from both versions')
+  .addOption(new Option('--rows <n>', 'rows in the demo table').argParser(positiveInt).default(1_000_000))
+  .addOption(new Option('--clients <n>', 'application clients per version').argParser(positiveInt).default(4))
+  .action(async (cmd: { rows: number; clients: number }) => {
+    const { runDemo } = await import('../demo/run-demo.js');
+    const summary = await runDemo({ rows: cmd.rows, clientsPerVersion: cmd.clients, databaseUrl: globals().databaseUrl, json: globals().json === true });
+    if (globals().json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (summary.failedStatements > 0 || summary.lostWrites > 0) process.exitCode = 1;
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (globals().json) {
+      process.stdout.write(
+        `${JSON.stringify({ error: { type: (err as Error).name, message: (err as Error).message, exitCode: exitCodeOf(err) } }, null, 2)}\n`,
+      );
+    }
+    process.stderr.write(`error: ${err instanceof TandemError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    process.exitCode = exitCodeOf(err);
+  }
+}
+
+await main();

@@ -1,0 +1,21 @@
+import type { Plan, Step } from '../plan/types.js';
+
+function renderStep(step: Step, index: number): string {
+  if (step.kind === 'backfill') {
+    return `  ${index + 1}. ${step.description}: batches keyed on (${step.keyColumns.join(', ')}), ~${Math.round(step.estimatedRows)} rows, ROW EXCLUSIVE, one transaction per batch`;
+  }
+  const head = `  ${index + 1}. ${step.description} (${step.transactional ? 'one transaction' : 'no transaction'})`;
+  const body = step.actions.map((a) => `       -- ${a.description}; lock: ${a.lock}${a.table ? ` on ${a.table}` : ''}\n       ${a.sql.replace(/\n/g, '\n       ')};`);
+  return [head, ...body].join('\n');
+}
+
+export function renderPlan(plan: Plan): string {
+  const section = (title: string, steps: Step[]) => [`${title}:`, ...(steps.length ? steps.map(renderStep) : ['  (nothing)'])].join('\n');
+  return [
+    `migration ${plan.migration} on schema ${plan.schema}; new version schema ${plan.versionSchema}` +
+      (plan.previousVersionSchema ? `; replaces ${plan.previousVersionSchema}` : ''),
+    section('start', plan.start),
+    section('complete', plan.complete),
+    section('rollback', plan.rollback),
+  ].join('\n\n');
+}

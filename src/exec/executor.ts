@@ -1,0 +1,133 @@
+import os from 'node:os';
+import type pg from 'pg';
+import { ExecutionError, LockTimeoutError } from '../errors.js';
+import type { Phase, SqlStep, Step } from '../plan/types.js';
+import { audit, doneSteps, recordError, recordStep } from '../state/store.js';
+import { runBackfill } from './backfill.js';
+import { backoffMs, describeBlockers, isRetryable, sleep } from './lock-retry.js';
+import type { ExecOptions, Reporter } from './options.js';
+
+export interface RunContext {
+  client: pg.Client;
+  migrationId: string;
+  schema: string;
+  migrationName: string;
+  options: ExecOptions;
+  reporter: Reporter;
+}
+
+const clientName = `${os.userInfo().username}@${os.hostname()} pid ${process.pid}`;
+
+/** Run the steps of a phase that are not yet recorded as done, in order. */
+export async function runPhase(ctx: RunContext, phase: Phase, steps: Step[]): Promise<void> {
+  const done = await doneSteps(ctx.client, ctx.migrationId, phase);
+  for (const [index, step] of steps.entries()) {
+    if (done.has(index)) continue;
+    ctx.reporter.step(phase, step.description);
+    try {
+      if (step.kind === 'backfill') {
+        await runBackfill(ctx, step);
+        await recordStep(ctx.client, ctx.migrationId, phase, index, step.id, 1);
+      } else {
+        await runSqlStep(ctx, phase, index, step);
+      }
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      await recordError(ctx.client, ctx.migrationId, {
+        phase,
+        step: step.id,
+        message: e.message,
+        ...(e.code ? { sqlstate: e.code } : {}),
+      }).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: SqlStep): Promise<void> {
+  const { client, options } = ctx;
+  const began = Date.now();
+  const tables = [...new Set(step.actions.flatMap((a) => (a.table ? [a.table] : [])))];
+  const statements = step.actions.map((a) => a.sql).join(';\n');
+  for (let attempt = 1; ; attempt++) {
+    const startedAt = new Date();
+    const t0 = performance.now();
+    let current = '';
+    try {
+      if (step.transactional) {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`);
+        for (const action of step.actions) {
+          current = action.sql;
+          await client.query(action.sql);
+        }
+        await recordStep(client, ctx.migrationId, phase, index, step.id, attempt);
+        await client.query('COMMIT');
+      } else {
+        // Statements PostgreSQL refuses inside a transaction block; each is idempotent.
+        await client.query(`SET lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`);
+        for (const action of step.actions) {
+          current = action.sql;
+          await client.query(action.sql);
+        }
+        await client.query('RESET lock_timeout');
+        await recordStep(client, ctx.migrationId, phase, index, step.id, attempt);
+      }
+      await audit(client, auditEntry(ctx, phase, step.id, statements, attempt, 'ok', startedAt, performance.now() - t0));
+      return;
+    } catch (err) {
+      const e = err as Error & { code?: string; table?: string; column?: string };
+      const elapsed = performance.now() - t0;
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (!step.transactional) await client.query('RESET lock_timeout').catch(() => undefined);
+      if (isRetryable(err)) {
+        await audit(client, auditEntry(ctx, phase, step.id, current, attempt, 'lock_timeout', startedAt, elapsed, e)).catch(() => undefined);
+        const waited = Date.now() - began;
+        if (waited >= options.lockRetryForMs) {
+          throw new LockTimeoutError(step.id, attempt, waited, await describeBlockers(client, tables).catch(() => []), { cause: err });
+        }
+        if (attempt === 3) {
+          const blockers = await describeBlockers(client, tables).catch(() => []);
+          if (blockers.length) ctx.reporter.warn(`${step.id}: waiting for a lock, held by ${blockers.join('; ')}`);
+        }
+        await sleep(Math.min(backoffMs(attempt), Math.max(0, options.lockRetryForMs - waited)));
+        continue;
+      }
+      await audit(client, auditEntry(ctx, phase, step.id, current, attempt, 'failed', startedAt, elapsed, e)).catch(() => undefined);
+      throw new ExecutionError(
+        `step "${step.id}" (${step.description}) failed: ${e.message}\n  statement: ${current.split('\n')[0]}\n` +
+          `  hint: nothing of this step was applied; fix the cause and run the same command again, or run \`tandem rollback\`.`,
+        { step: step.id, sql: current, ...(e.code ? { sqlstate: e.code } : {}), ...(e.table ? { table: e.table } : {}), ...(e.column ? { column: e.column } : {}) },
+        { cause: err },
+      );
+    }
+  }
+}
+
+function auditEntry(
+  ctx: RunContext,
+  phase: Phase,
+  stepId: string,
+  statements: string,
+  attempt: number,
+  outcome: 'ok' | 'failed' | 'lock_timeout',
+  startedAt: Date,
+  durationMs: number,
+  err?: Error & { code?: string },
+) {
+  return {
+    migrationId: ctx.migrationId,
+    schema: ctx.schema,
+    migrationName: ctx.migrationName,
+    phase,
+    stepId,
+    statements,
+    attempt,
+    outcome,
+    sqlstate: err?.code,
+    error: err?.message,
+    startedAt,
+    durationMs,
+    client: clientName,
+  };
+}

@@ -1,0 +1,37 @@
+import type pg from 'pg';
+import { RunnerBusyError } from '../errors.js';
+
+/** Advisory lock class for "one tandem runner per target schema". */
+const LOCK_CLASS = 0x7a4d;
+
+/**
+ * Hold the per-schema runner lock for the duration of `fn`. It is a session lock: if the process
+ * dies, the server drops it with the connection.
+ */
+export async function withRunnerLock<T>(client: pg.Client, schema: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
+  const key = `tandem:${schema}`;
+  if (wait) {
+    await client.query(`SELECT pg_advisory_lock($1, hashtext($2))`, [LOCK_CLASS, key]);
+  } else {
+    const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok`, [LOCK_CLASS, key]);
+    if (!r.rows[0]!.ok) throw new RunnerBusyError(schema, await describeHolder(client, key));
+  }
+  try {
+    return await fn();
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock($1, hashtext($2))`, [LOCK_CLASS, key]).catch(() => undefined);
+  }
+}
+
+async function describeHolder(client: pg.Client, key: string): Promise<string> {
+  const r = await client.query<{ pid: number; usename: string; application_name: string; client_addr: string | null; backend_start: Date }>(
+    `SELECT a.pid, a.usename, a.application_name, host(a.client_addr) AS client_addr, a.backend_start
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+        AND l.objid = (hashtext($2)::bigint & 4294967295)::oid AND l.objsubid = 2`,
+    [LOCK_CLASS, key],
+  );
+  const h = r.rows[0];
+  if (!h) return 'holder not visible to this role';
+  return `pid ${h.pid}, user ${h.usename}, application "${h.application_name}"${h.client_addr ? ` from ${h.client_addr}` : ''}, since ${h.backend_start.toISOString()}`;
+}

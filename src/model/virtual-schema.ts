@@ -1,0 +1,78 @@
+import type { CatalogTable } from '../catalog/read.js';
+
+/**
+ * The schema as the version being built sees it: for each table, the columns the version's view
+ * exposes and the physical column behind each. Operations are checked against it and update it
+ * one after another, so later operations see what earlier ones did.
+ */
+export interface VColumn {
+  name: string;
+  physical: string;
+  type: string;
+  nullable: boolean;
+  default: string | null;
+  /** Part of a primary key or used by an index/constraint other than NOT NULL. */
+  indexed: boolean;
+  /** Touched by an operation of this migration (a second touch is not supported yet). */
+  touchedBy?: number;
+}
+
+export interface VTable {
+  name: string;
+  physical: string;
+  columns: VColumn[];
+  /** Physical primary key columns, or [] if none. */
+  primaryKey: string[];
+  /** A unique index over not-null columns usable as a backfill key when there is no primary key. */
+  uniqueNotNullKey: string[];
+  createdByMigration: boolean;
+  estimatedRows: number;
+}
+
+export class VirtualSchema {
+  readonly tables = new Map<string, VTable>();
+
+  static fromCatalog(tables: Map<string, CatalogTable>): VirtualSchema {
+    const vs = new VirtualSchema();
+    for (const t of tables.values()) {
+      const usedByIndex = new Set<string>();
+      for (const i of t.indexes) i.columns.forEach((c) => usedByIndex.add(c));
+      for (const c of t.constraints) if (c.type !== 'n') c.columns.forEach((col) => usedByIndex.add(col));
+      const notNull = new Set(t.columns.filter((c) => c.notNull).map((c) => c.name));
+      const uniqueKey = t.indexes.find(
+        (i) => i.unique && i.valid && !i.partial && !i.expression && i.columns.every((c) => notNull.has(c)),
+      );
+      vs.tables.set(t.name, {
+        name: t.name,
+        physical: t.name,
+        columns: t.columns.map((c) => ({
+          name: c.name,
+          physical: c.name,
+          type: c.type,
+          nullable: !c.notNull,
+          default: c.default,
+          indexed: usedByIndex.has(c.name),
+        })),
+        primaryKey: t.primaryKey,
+        uniqueNotNullKey: uniqueKey?.columns ?? [],
+        createdByMigration: false,
+        estimatedRows: t.estimatedRows,
+      });
+    }
+    return vs;
+  }
+
+  clone(): VirtualSchema {
+    const copy = new VirtualSchema();
+    for (const [k, t] of this.tables) copy.tables.set(k, { ...t, columns: t.columns.map((c) => ({ ...c })) });
+    return copy;
+  }
+
+  table(name: string): VTable | undefined {
+    return this.tables.get(name);
+  }
+}
+
+export function findColumn(table: VTable, name: string): VColumn | undefined {
+  return table.columns.find((c) => c.name === name);
+}

@@ -1,0 +1,129 @@
+import type { ColumnDef } from '../migration/schema.js';
+import { notNullCheckName } from '../plan/names.js';
+import type { Action } from '../plan/types.js';
+import { ident, literal, qualified } from '../sql/ident.js';
+import { checkClause, referencesClause } from './column-sql.js';
+import type { OpContext } from './context.js';
+import { alterTable, isConstantDefault, type OperationHandler, validateConstraint } from './handler.js';
+
+interface Resolved {
+  schema: string;
+  table: string;
+  column: ColumnDef;
+  /** NOT NULL is enforced through a NOT VALID check at start, validated and turned into NOT NULL at complete. */
+  notNullViaCheck: boolean;
+  /** A literal default goes with ADD COLUMN (no rewrite); anything else is set after and backfilled. */
+  inlineDefault: boolean;
+}
+
+const serialTypes = /^\s*(small|big)?serial\d?\s*$/i;
+
+export const addColumn: OperationHandler<'add_column', Resolved> = {
+  validate(body, ctx: OpContext) {
+    const table = ctx.requireTable(body.table);
+    const col = body.column;
+    ctx.requireNewName(table, col.name, 'column.name');
+    if (col.pk) ctx.fail('adding a primary key column to an existing table is not supported', 'column.pk', 'create the key with a later migration');
+    if (col.unique) {
+      ctx.fail('unique on add_column is not supported by this version yet', 'column.unique', 'add the column first; create the unique index in a later migration');
+    }
+    if (serialTypes.test(col.type)) {
+      ctx.fail('serial columns rewrite the table when added', 'column.type', 'add an integer column with an identity in a new table, or a nullable column with an `up`');
+    }
+    if (col.generated) ctx.fail('generated columns rewrite the table when added', 'column.generated');
+    const hasDefault = col.default !== undefined && col.default !== null;
+    const nullable = col.nullable === true;
+    if (!nullable && !hasDefault && body.up === undefined) {
+      ctx.fail(
+        `column "${col.name}" is NOT NULL (pgroll's default) with no default, so existing rows need a value`,
+        'up',
+        'give `up` (an SQL expression over the old columns, e.g. "lower(email)"), a `default`, or set `nullable: true`',
+      );
+    }
+    ctx.checkType(col.type, 'column.type');
+    if (hasDefault) ctx.checkExpression(col.default!, 'none', undefined, col.type, 'column.default');
+    if (body.up !== undefined) ctx.checkExpression(body.up, 'old', table.name, col.type, 'up');
+
+    const inlineDefault = hasDefault && body.up === undefined && isConstantDefault(col.default!);
+    const notNullViaCheck = !nullable && !inlineDefault;
+    if (!inlineDefault && (body.up !== undefined || hasDefault)) {
+      const work = ctx.work(table);
+      work.backfill = true;
+      // The old version never writes this column: fill it from `up` (or the default for old rows).
+      work.up.push({
+        target: col.name,
+        expression: body.up ?? `coalesce(NEW.${ident(col.name)}, ${col.default})`,
+      });
+    }
+    table.columns.push({
+      name: col.name,
+      physical: col.name,
+      type: col.type,
+      nullable,
+      default: col.default ?? null,
+      indexed: false,
+      touchedBy: ctx.index,
+    });
+    return { schema: ctx.schema, table: table.physical, column: col, notNullViaCheck, inlineDefault };
+  },
+
+  start(r) {
+    const col = r.column;
+    const name = ident(col.name);
+    let def = `${name} ${col.type}`;
+    if (r.inlineDefault) def += ` DEFAULT ${col.default}`;
+    if (!r.notNullViaCheck && col.nullable !== true) def += ' NOT NULL';
+    const actions: Action[] = [alterTable(r.schema, r.table, `ADD COLUMN ${def}`, 'ACCESS EXCLUSIVE', `add column ${col.name}`)];
+    if (!r.inlineDefault && col.default !== undefined && col.default !== null) {
+      // Set after ADD COLUMN so that existing rows are not rewritten; the backfill fills them.
+      actions.push(alterTable(r.schema, r.table, `ALTER COLUMN ${name} SET DEFAULT ${col.default}`, 'ACCESS EXCLUSIVE', 'set default'));
+    }
+    if (r.notNullViaCheck) {
+      actions.push(
+        alterTable(
+          r.schema,
+          r.table,
+          `ADD CONSTRAINT ${ident(notNullCheckName(col.name))} CHECK (${name} IS NOT NULL) NOT VALID`,
+          'ACCESS EXCLUSIVE',
+          `NOT NULL on ${col.name} as a NOT VALID check`,
+        ),
+      );
+    }
+    if (col.check) actions.push(alterTable(r.schema, r.table, `ADD ${checkClause(col.check)} NOT VALID`, 'ACCESS EXCLUSIVE', 'add check (not valid)'));
+    if (col.references) {
+      actions.push(
+        alterTable(r.schema, r.table, `ADD ${referencesClause(r.schema, col.references).replace('REFERENCES', `FOREIGN KEY (${name}) REFERENCES`)} NOT VALID`, 'SHARE ROW EXCLUSIVE', 'add foreign key (not valid)'),
+      );
+    }
+    if (col.comment !== undefined && col.comment !== null) {
+      actions.push({
+        sql: `COMMENT ON COLUMN ${qualified(r.schema, r.table)}.${name} IS ${literal(col.comment)}`,
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        table: qualified(r.schema, r.table),
+        transactional: true,
+        description: 'comment',
+      });
+    }
+    return actions;
+  },
+
+  complete(r) {
+    const name = ident(r.column.name);
+    const actions: Action[] = [];
+    const validate = (constraint: string) => validateConstraint(r.schema, r.table, constraint);
+    if (r.column.check) actions.push(validate(r.column.check.name));
+    if (r.column.references) actions.push(validate(r.column.references.name));
+    if (r.notNullViaCheck) {
+      const check = notNullCheckName(r.column.name);
+      actions.push(validate(check));
+      // With a validated IS NOT NULL check in place, SET NOT NULL skips the full-table scan.
+      actions.push(alterTable(r.schema, r.table, `ALTER COLUMN ${name} SET NOT NULL`, 'ACCESS EXCLUSIVE', `set NOT NULL on ${r.column.name}`));
+      actions.push(alterTable(r.schema, r.table, `DROP CONSTRAINT ${ident(check)}`, 'ACCESS EXCLUSIVE', 'drop the helper check'));
+    }
+    return actions;
+  },
+
+  rollback(r) {
+    return [alterTable(r.schema, r.table, `DROP COLUMN IF EXISTS ${ident(r.column.name)}`, 'ACCESS EXCLUSIVE', `drop column ${r.column.name}`)];
+  },
+};

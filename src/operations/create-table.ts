@@ -1,0 +1,110 @@
+import type { OperationBody } from '../migration/schema.js';
+import type { Action } from '../plan/types.js';
+import { ident, literal, qualified } from '../sql/ident.js';
+import { columnDefinition, tableConstraintClause } from './column-sql.js';
+import type { OpContext } from './context.js';
+import type { OperationHandler } from './handler.js';
+
+interface Resolved {
+  schema: string;
+  body: OperationBody<'create_table'>;
+}
+
+/** A new table is invisible to the old version; it is created whole at start and dropped on rollback. */
+export const createTable: OperationHandler<'create_table', Resolved> = {
+  validate(body, ctx: OpContext) {
+    if (ctx.model.table(body.name)) ctx.fail(`table "${body.name}" already exists in schema "${ctx.schema}"`, 'name');
+    ctx.requireIdentifier(body.name, 'name');
+    const seen = new Set<string>();
+    body.columns.forEach((col, i) => {
+      const field = `columns[${i}]`;
+      if (seen.has(col.name)) ctx.fail(`column "${col.name}" is listed twice`, `${field}.name`);
+      seen.add(col.name);
+      ctx.requireIdentifier(col.name, `${field}.name`);
+      if (col.generated?.expression && col.generated.identity) {
+        ctx.fail('a column is either generated from an expression or an identity, not both', `${field}.generated`);
+      }
+    });
+    const constraints = body.constraints ?? [];
+    const pkColumns = body.columns.filter((c) => c.pk).map((c) => c.name);
+    const pkConstraint = constraints.find((c) => c.type === 'primary_key');
+    if (pkColumns.length && pkConstraint) {
+      ctx.fail('the primary key is given both on columns and in constraints', 'constraints', 'keep one of the two');
+    }
+    constraints.forEach((c, i) => {
+      const field = `constraints[${i}]`;
+      const needsColumns = c.type === 'unique' || c.type === 'primary_key' || c.type === 'foreign_key';
+      if (needsColumns && !c.columns?.length) ctx.fail(`a ${c.type} constraint needs "columns"`, `${field}.columns`);
+      for (const col of c.columns ?? []) if (!seen.has(col)) ctx.fail(`column "${col}" is not a column of the new table`, `${field}.columns`);
+      if (c.type === 'check' && !c.check) ctx.fail('a check constraint needs "check"', `${field}.check`);
+      if (c.type === 'foreign_key' && !c.references) ctx.fail('a foreign_key constraint needs "references"', `${field}.references`);
+      if (c.type === 'exclude' && !c.exclude) ctx.fail('an exclude constraint needs "exclude"', `${field}.exclude`);
+    });
+    const resolved = { schema: ctx.schema, body };
+    // The whole CREATE TABLE is tried (and rolled back) before anything is changed, so a bad type,
+    // default, check or reference is reported as invalid input.
+    for (const action of createTable.start(resolved)) {
+      ctx.checks.push({ kind: 'statement', sql: action.sql, scope: 'none', operationIndex: ctx.index, operation: ctx.operation, field: 'columns' });
+    }
+    const pk = pkColumns.length ? pkColumns : (pkConstraint?.columns ?? []);
+    ctx.model.tables.set(body.name, {
+      name: body.name,
+      physical: body.name,
+      columns: body.columns.map((c) => ({
+        name: c.name,
+        physical: c.name,
+        type: c.type,
+        nullable: c.nullable === true,
+        default: c.default ?? null,
+        indexed: Boolean(c.pk || c.unique),
+        touchedBy: ctx.index,
+      })),
+      primaryKey: pk,
+      uniqueNotNullKey: [],
+      createdByMigration: true,
+      estimatedRows: 0,
+    });
+    return resolved;
+  },
+
+  start({ schema, body }) {
+    const table = qualified(schema, body.name);
+    const pkColumns = body.columns.filter((c) => c.pk).map((c) => ident(c.name));
+    const defs = body.columns.map((c) => columnDefinition(schema, c, { withDefault: true, withNotNull: !c.pk }));
+    if (pkColumns.length) defs.push(`PRIMARY KEY (${pkColumns.join(', ')})`);
+    for (const c of body.constraints ?? []) defs.push(tableConstraintClause(schema, c));
+    const actions: Action[] = [
+      {
+        sql: `CREATE TABLE ${table} (\n  ${defs.join(',\n  ')}\n)`,
+        lock: 'ACCESS EXCLUSIVE',
+        table,
+        transactional: true,
+        description: `create table ${body.name}`,
+      },
+    ];
+    if (body.comment !== undefined) {
+      actions.push({ sql: `COMMENT ON TABLE ${table} IS ${literal(body.comment)}`, lock: 'SHARE UPDATE EXCLUSIVE', table, transactional: true, description: 'comment' });
+    }
+    for (const c of body.columns) {
+      if (c.comment !== undefined && c.comment !== null) {
+        actions.push({
+          sql: `COMMENT ON COLUMN ${table}.${ident(c.name)} IS ${literal(c.comment)}`,
+          lock: 'SHARE UPDATE EXCLUSIVE',
+          table,
+          transactional: true,
+          description: `comment on ${c.name}`,
+        });
+      }
+    }
+    return actions;
+  },
+
+  complete() {
+    return [];
+  },
+
+  rollback({ schema, body }) {
+    const table = qualified(schema, body.name);
+    return [{ sql: `DROP TABLE IF EXISTS ${table}`, lock: 'ACCESS EXCLUSIVE', table, transactional: true, description: `drop table ${body.name}` }];
+  },
+};

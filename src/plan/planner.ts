@@ -1,0 +1,265 @@
+import type pg from 'pg';
+import { readTables, schemaExists } from '../catalog/read.js';
+import { InvalidInputError, StateError } from '../errors.js';
+import type { Migration } from '../migration/schema.js';
+import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
+import { OpContext, type DeferredCheck } from '../operations/context.js';
+import { handlers } from '../operations/registry.js';
+import { ident, identifierFits, qualified } from '../sql/ident.js';
+import { MARKER_COLUMN, triggerFunctionName, triggerName, versionSchemaName } from './names.js';
+import { createTriggerSql, dropTriggerSql, triggerFunctionSql } from './trigger.js';
+import type { Action, BackfillStep, Plan, SqlStep, Step } from './types.js';
+
+export interface PlanInput {
+  schema: string;
+  migration: Migration;
+  /** Version schema of the last completed migration, kept until this one completes. */
+  previousVersionSchema: string | null;
+}
+
+function sqlStep(id: string, description: string, actions: Action[]): SqlStep {
+  return { kind: 'sql', id, description, transactional: actions.every((a) => a.transactional), actions };
+}
+
+function plain(sql: string, description: string, table?: string): Action {
+  return { sql, lock: table ? 'ACCESS EXCLUSIVE' : 'none', ...(table ? { table } : {}), transactional: true, description };
+}
+
+/** The view of one table in a version schema: the version's column names over the physical ones. */
+export function viewSql(schema: string, versionSchema: string, table: VTable): string {
+  const cols = table.columns.map((c) => (c.name === c.physical ? ident(c.name) : `${ident(c.physical)} AS ${ident(c.name)}`));
+  return `CREATE VIEW ${qualified(versionSchema, table.name)} AS SELECT ${cols.join(', ')} FROM ${qualified(schema, table.physical)}`;
+}
+
+/**
+ * Check the migration against the live catalog and build the plan of all three phases. Runs only
+ * reads, plus trial statements inside a transaction that is always rolled back.
+ */
+export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Plan> {
+  const { schema, migration } = input;
+  const fileLoc = migration.file !== undefined ? { file: migration.file } : {};
+  if (!(await schemaExists(client, schema))) {
+    throw new InvalidInputError(`schema "${schema}" does not exist`, fileLoc, 'pass --schema with an existing schema');
+  }
+  const versionSchema = versionSchemaName(schema, migration.versionSchema ?? migration.name);
+  if (!identifierFits(versionSchema)) {
+    throw new InvalidInputError(`version schema name "${versionSchema}" is longer than 63 bytes`, { ...fileLoc, field: 'name' }, 'use a shorter name or set version_schema');
+  }
+  if (await schemaExists(client, versionSchema)) {
+    throw new StateError(`schema "${versionSchema}" already exists`, 'each migration needs a fresh version schema: rename the migration or drop that schema');
+  }
+  const catalog = await readTables(client, schema);
+  const model = VirtualSchema.fromCatalog(catalog);
+  const original = model.clone();
+  const ctx = new OpContext(schema, versionSchema, model, migration.file);
+
+  const resolved = migration.operations.map((op, index) => {
+    ctx.index = index;
+    ctx.operation = op.kind;
+    return { kind: op.kind, index, r: handlers[op.kind].validate(op.body as never, ctx) };
+  });
+
+  for (const work of ctx.works.values()) {
+    const table = model.table(work.table)!;
+    if (work.backfill && table.primaryKey.length === 0 && table.uniqueNotNullKey.length === 0) {
+      const op = migration.operations.findIndex((o) => 'table' in o.body && o.body.table === work.table);
+      throw new InvalidInputError(
+        `table "${work.table}" has neither a primary key nor a unique not-null key to backfill by`,
+        { ...fileLoc, operationIndex: op, operation: migration.operations[op]!.kind, field: 'table' },
+        'add a primary key first; tables without one are not supported by this version yet',
+      );
+    }
+  }
+  await runChecks(client, ctx.checks, original, model, fileLoc);
+
+  // Actions grouped per table, in the order tables are first touched: each group is one
+  // transaction, so a concurrent query sees a table either untouched or fully set up.
+  const groups = new Map<string, { start: Action[]; complete: Action[]; rollback: Action[] }>();
+  const group = (key: string) => {
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { start: [], complete: [], rollback: [] }));
+    return g;
+  };
+  for (const { kind, r } of resolved) {
+    const h = handlers[kind];
+    const start = h.start(r as never);
+    const complete = h.complete(r as never);
+    const rollback = h.rollback(r as never);
+    const key = (r as { table?: string; body?: { name: string } }).table ?? (r as { body: { name: string } }).body.name;
+    const g = group(key);
+    g.start.push(...start);
+    g.complete.push(...complete);
+    g.rollback.unshift(...rollback);
+  }
+
+  const start: Step[] = [];
+  const complete: Step[] = [];
+  const rollback: Step[] = [];
+  const backfills: BackfillStep[] = [];
+
+  if (input.previousVersionSchema) {
+    const views = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'v' ORDER BY 1`,
+      [input.previousVersionSchema],
+    );
+    complete.push(
+      sqlStep('drop-previous-version', `drop version schema ${input.previousVersionSchema}`, [
+        ...views.rows.map((v) => plain(`DROP VIEW IF EXISTS ${qualified(input.previousVersionSchema!, v.name)}`, `drop view ${v.name}`)),
+        plain(`DROP SCHEMA IF EXISTS ${ident(input.previousVersionSchema)}`, 'drop schema'),
+      ]),
+    );
+  }
+  const finalTables = [...model.tables.values()];
+  const dropVersionSchema = sqlStep('drop-version-schema', `drop version schema ${versionSchema}`, [
+    ...finalTables.map((t) => plain(`DROP VIEW IF EXISTS ${qualified(versionSchema, t.name)}`, `drop view ${t.name}`)),
+    plain(`DROP SCHEMA IF EXISTS ${ident(versionSchema)}`, 'drop schema'),
+  ]);
+  rollback.push(dropVersionSchema);
+
+  for (const [key, g] of groups) {
+    const work = ctx.works.get(key);
+    const tableRef = qualified(schema, key);
+    const startActions = [...g.start];
+    let dropTrigger: Action[] = [];
+    if (work && (work.up.length || work.down.length)) {
+      const spec = {
+        schema,
+        table: key,
+        functionName: triggerFunctionName(key, versionSchema),
+        triggerName: triggerName(versionSchema),
+        versionName: migration.versionSchema ?? migration.name,
+        versionSchema,
+        oldTable: original.table(key)!,
+        newTable: model.table(key)!,
+        up: work.up,
+        down: work.down,
+        marker: work.backfill,
+      };
+      if (work.backfill) {
+        startActions.push(plain(`ALTER TABLE ${tableRef} ADD COLUMN ${ident(MARKER_COLUMN)} boolean`, 'add backfill marker column', tableRef));
+      }
+      startActions.push(
+        { sql: triggerFunctionSql(spec), lock: 'none', transactional: true, description: `sync function for ${key}` },
+        { sql: createTriggerSql(spec), lock: 'SHARE ROW EXCLUSIVE', table: tableRef, transactional: true, description: `sync trigger on ${key}` },
+      );
+      dropTrigger = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
+      if (work.backfill) {
+        const table = model.table(key)!;
+        const keyColumns = table.primaryKey.length ? table.primaryKey : table.uniqueNotNullKey;
+        const cat = catalog.get(key)!;
+        backfills.push({
+          kind: 'backfill',
+          id: `backfill:${key}`,
+          description: `backfill ${key}`,
+          schema,
+          table: key,
+          keyColumns,
+          keyTypes: keyColumns.map((k) => cat.columns.find((c) => c.name === k)!.type),
+          markerColumn: MARKER_COLUMN,
+          estimatedRows: table.estimatedRows,
+        });
+      }
+    }
+    if (startActions.length) start.push(sqlStep(`expand:${key}`, `expand ${key}`, startActions));
+
+    const scans = g.complete.filter((a) => a.scans);
+    if (scans.length) complete.push(sqlStep(`validate:${key}`, `validate constraints of ${key}`, scans));
+    const finalize = [...dropTrigger, ...g.complete.filter((a) => !a.scans)];
+    if (work?.backfill) finalize.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
+    if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
+
+    const undo = [...dropTrigger, ...g.rollback];
+    if (work?.backfill) undo.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
+    if (undo.length) rollback.push(sqlStep(`undo:${key}`, `undo ${key}`, undo));
+  }
+
+  start.push(
+    sqlStep('create-version-schema', `create version schema ${versionSchema}`, [
+      plain(`CREATE SCHEMA ${ident(versionSchema)}`, 'create schema'),
+      ...finalTables.map((t) => ({ ...plain(viewSql(schema, versionSchema, t), `view ${t.name}`), lock: 'ACCESS SHARE' as const, table: qualified(schema, t.physical) })),
+      ...(await grantsFor(client, schema, versionSchema, finalTables)),
+    ]),
+  );
+  start.push(...backfills);
+
+  return { schema, migration: migration.name, versionSchema, previousVersionSchema: input.previousVersionSchema, start, complete, rollback };
+}
+
+/** The version schema's views get the privileges their tables have, so application roles keep working. */
+async function grantsFor(client: pg.Client, schema: string, versionSchema: string, tables: VTable[]): Promise<Action[]> {
+  const rows = await client.query<{ relname: string | null; grantee: string; privilege: string }>(
+    `SELECT NULL::text AS relname, r.rolname AS grantee, a.privilege_type AS privilege
+       FROM pg_namespace n, aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
+      WHERE n.nspname = $1 AND a.grantee <> n.nspowner AND a.privilege_type = 'USAGE'
+     UNION ALL
+     SELECT c.relname, r.rolname, a.privilege_type
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner
+        AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')`,
+    [schema],
+  );
+  const byPhysical = new Map(tables.map((t) => [t.physical, t]));
+  const actions: Action[] = [];
+  for (const row of rows.rows) {
+    if (row.relname === null) {
+      actions.push(plain(`GRANT USAGE ON SCHEMA ${ident(versionSchema)} TO ${ident(row.grantee)}`, 'grant usage'));
+      continue;
+    }
+    const t = byPhysical.get(row.relname);
+    if (t) actions.push(plain(`GRANT ${row.privilege} ON ${qualified(versionSchema, t.name)} TO ${ident(row.grantee)}`, 'grant'));
+  }
+  return actions;
+}
+
+function scopeRelation(table: VTable | undefined): string {
+  if (!table || table.columns.length === 0) return '';
+  return ` FROM (SELECT ${table.columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')}) AS t`;
+}
+
+/**
+ * Types, `up`/`down` and defaults are tried with EXPLAIN (parsed and planned, never executed), and
+ * new tables are created, all inside a transaction that is rolled back. A mistake surfaces here,
+ * as invalid input pointing at the field, instead of inside a trigger on the live table.
+ */
+async function runChecks(
+  client: pg.Client,
+  checks: DeferredCheck[],
+  original: VirtualSchema,
+  final: VirtualSchema,
+  fileLoc: { file?: string },
+): Promise<void> {
+  if (checks.length === 0) return;
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = '2s'`);
+    for (const check of checks) {
+      let sql: string;
+      if (check.kind === 'type') sql = `EXPLAIN SELECT NULL::${check.sql}`;
+      else if (check.kind === 'statement') sql = check.sql;
+      else {
+        const scopeTable = check.scope === 'old' ? (original.table(check.table!) ?? final.table(check.table!)) : check.scope === 'new' ? final.table(check.table!) : undefined;
+        sql = `EXPLAIN SELECT CAST((${check.sql}) AS ${check.resultType})${scopeRelation(scopeTable)}`;
+      }
+      await client.query('SAVEPOINT tandem_check');
+      try {
+        // Extended protocol: one statement only, so a stray ';' cannot smuggle a second one in.
+        await client.query({ text: sql, queryMode: 'extended' } as pg.QueryConfig);
+        await client.query('RELEASE SAVEPOINT tandem_check');
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        throw new InvalidInputError(
+          `${check.kind === 'type' ? 'invalid type' : check.kind === 'statement' ? 'PostgreSQL rejects the statement' : 'invalid SQL expression'}: ${e.message}`,
+          { ...fileLoc, operationIndex: check.operationIndex, operation: check.operation, field: check.field },
+          check.scope === 'old'
+            ? 'up is evaluated over the old version\'s columns'
+            : check.scope === 'new'
+              ? 'down is evaluated over the new version\'s columns'
+              : undefined,
+          { cause: err },
+        );
+      }
+    }
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}

@@ -1,0 +1,58 @@
+/** The lock an action takes on its table; shown by `tandem plan`, used to reason about stalls. */
+export type LockLevel =
+  | 'ACCESS EXCLUSIVE'
+  | 'SHARE ROW EXCLUSIVE'
+  | 'SHARE UPDATE EXCLUSIVE'
+  | 'ROW EXCLUSIVE'
+  | 'ACCESS SHARE'
+  | 'none';
+
+/** One SQL statement an operation needs, returned as data; the executor decides how to run it. */
+export interface Action {
+  sql: string;
+  lock: LockLevel;
+  /** Qualified table the lock is on, if any. */
+  table?: string;
+  /** false for statements PostgreSQL refuses inside a transaction block (CONCURRENTLY). */
+  transactional: boolean;
+  description: string;
+  /** Scans the table (e.g. VALIDATE CONSTRAINT): runs in its own step, never under a lock that blocks traffic. */
+  scans?: boolean;
+}
+
+export interface SqlStep {
+  kind: 'sql';
+  id: string;
+  description: string;
+  /** All statements run in one transaction, together with the step's completion record. */
+  transactional: boolean;
+  actions: Action[];
+}
+
+export interface BackfillStep {
+  kind: 'backfill';
+  id: string;
+  description: string;
+  schema: string;
+  table: string;
+  /** Physical key columns the batches are keyed on (primary key or unique not-null key). */
+  keyColumns: string[];
+  keyTypes: string[];
+  /** Column that marks rows already in sync (written through the trigger). */
+  markerColumn: string;
+  estimatedRows: number;
+}
+
+export type Step = SqlStep | BackfillStep;
+
+export type Phase = 'start' | 'complete' | 'rollback';
+
+export interface Plan {
+  schema: string;
+  migration: string;
+  versionSchema: string;
+  previousVersionSchema: string | null;
+  start: Step[];
+  complete: Step[];
+  rollback: Step[];
+}

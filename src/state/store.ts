@@ -1,0 +1,137 @@
+import type pg from 'pg';
+import type { Plan, Phase } from '../plan/types.js';
+import { stateSchemaDdl } from './schema-ddl.js';
+
+export type MigrationPhase = 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back' | 'rolled_back';
+
+export interface MigrationRow {
+  id: string;
+  schema_name: string;
+  name: string;
+  version_schema: string;
+  previous_version_schema: string | null;
+  phase: MigrationPhase;
+  migration: unknown;
+  checksum: string;
+  plan: Plan;
+  last_error: { phase: Phase; step: string; message: string; sqlstate?: string } | null;
+  created_by: string;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  rolled_back_at: Date | null;
+}
+
+type Db = pg.Client | pg.PoolClient;
+
+/** Create or upgrade the state schema. Serialised by a transaction-level advisory lock. */
+export async function initStateSchema(client: Db): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('tandem:init'))`);
+    for (const sql of stateSchemaDdl) await client.query(sql);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
+}
+
+export async function stateSchemaReady(client: Db): Promise<boolean> {
+  const r = await client.query(`SELECT to_regclass('tandem.state_version') IS NOT NULL AS ok`);
+  return r.rows[0].ok as boolean;
+}
+
+export async function inProgress(client: Db, schema: string): Promise<MigrationRow | undefined> {
+  const r = await client.query<MigrationRow>(
+    `SELECT * FROM tandem.migrations WHERE schema_name = $1 AND phase NOT IN ('completed', 'rolled_back')`,
+    [schema],
+  );
+  return r.rows[0];
+}
+
+export async function findByName(client: Db, schema: string, name: string): Promise<MigrationRow | undefined> {
+  const r = await client.query<MigrationRow>(
+    `SELECT * FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`,
+    [schema, name],
+  );
+  return r.rows[0];
+}
+
+/** The version schema of the latest completed migration, if it still exists. */
+export async function latestVersionSchema(client: Db, schema: string): Promise<string | null> {
+  const r = await client.query<{ version_schema: string }>(
+    `SELECT m.version_schema FROM tandem.migrations m
+      WHERE m.schema_name = $1 AND m.phase = 'completed'
+        AND EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = m.version_schema)
+      ORDER BY m.completed_at DESC, m.id DESC LIMIT 1`,
+    [schema],
+  );
+  return r.rows[0]?.version_schema ?? null;
+}
+
+export async function history(client: Db, schema: string, limit = 20): Promise<MigrationRow[]> {
+  const r = await client.query<MigrationRow>(
+    `SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`,
+    [schema, limit],
+  );
+  return r.rows;
+}
+
+export async function insertMigration(
+  client: Db,
+  row: { schema: string; name: string; versionSchema: string; previousVersionSchema: string | null; migration: unknown; checksum: string; plan: Plan },
+): Promise<MigrationRow> {
+  const r = await client.query<MigrationRow>(
+    `INSERT INTO tandem.migrations (schema_name, name, version_schema, previous_version_schema, phase, migration, checksum, plan, started_at)
+     VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, now()) RETURNING *`,
+    [row.schema, row.name, row.versionSchema, row.previousVersionSchema, JSON.stringify(row.migration), row.checksum, JSON.stringify(row.plan)],
+  );
+  return r.rows[0]!;
+}
+
+export async function setPhase(client: Db, id: string, phase: MigrationPhase): Promise<void> {
+  const stamp = phase === 'completed' ? ', completed_at = now()' : phase === 'rolled_back' ? ', rolled_back_at = now()' : '';
+  await client.query(`UPDATE tandem.migrations SET phase = $2, last_error = NULL, updated_at = now()${stamp} WHERE id = $1`, [id, phase]);
+}
+
+export async function recordError(client: Db, id: string, error: NonNullable<MigrationRow['last_error']>): Promise<void> {
+  await client.query(`UPDATE tandem.migrations SET last_error = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(error)]);
+}
+
+export async function doneSteps(client: Db, id: string, phase: Phase): Promise<Set<number>> {
+  const r = await client.query<{ step_index: number }>(`SELECT step_index FROM tandem.steps WHERE migration_id = $1 AND phase = $2`, [id, phase]);
+  return new Set(r.rows.map((x) => x.step_index));
+}
+
+/** Called inside the step's own transaction, so a step and its record commit together. */
+export async function recordStep(client: Db, id: string, phase: Phase, index: number, stepId: string, attempts: number): Promise<void> {
+  await client.query(
+    `INSERT INTO tandem.steps (migration_id, phase, step_index, step_id, attempts) VALUES ($1, $2, $3, $4, $5)`,
+    [id, phase, index, stepId, attempts],
+  );
+}
+
+export interface AuditEntry {
+  migrationId: string;
+  schema: string;
+  migrationName: string;
+  phase: Phase;
+  stepId: string;
+  statements: string;
+  attempt: number;
+  outcome: 'ok' | 'failed' | 'lock_timeout';
+  sqlstate?: string | undefined;
+  error?: string | undefined;
+  startedAt: Date;
+  durationMs: number;
+  client: string;
+}
+
+export async function audit(client: Db, e: AuditEntry): Promise<void> {
+  await client.query(
+    `INSERT INTO tandem.audit_log (migration_id, schema_name, migration_name, phase, step_id, statements, attempt, outcome, sqlstate, error, started_at, duration_ms, client)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+    [e.migrationId, e.schema, e.migrationName, e.phase, e.stepId, e.statements, e.attempt, e.outcome, e.sqlstate ?? null, e.error ?? null, e.startedAt, e.durationMs, e.client],
+  );
+}
