@@ -1,0 +1,37 @@
+import type pg from 'pg';
+
+/**
+ * Everything about a schema that a rollback must restore: columns (name, type, nullability,
+ * default, position among live columns), constraints, indexes, triggers, views, functions and the
+ * list of schemas. Dropped columns leave no trace here, as in pg_dump.
+ */
+export async function catalogSnapshot(client: pg.Client, schema = 'public'): Promise<Record<string, unknown>> {
+  const q = async (sql: string) => (await client.query(sql, [schema])).rows;
+  return {
+    schemas: await client.query(`SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' AND nspname <> 'tandem' ORDER BY 1`).then((r) => r.rows),
+    columns: await q(`
+      SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default,
+             a.attidentity, a.attgenerated, col_description(c.oid, a.attnum) AS comment,
+             row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum) AS position
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+       WHERE n.nspname = $1 AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v')
+       ORDER BY c.relname, a.attnum`),
+    constraints: await q(`
+      SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) AS def, con.convalidated
+        FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 ORDER BY 1, 2`),
+    indexes: await q(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY 1, 2`),
+    triggers: await q(`
+      SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) AS def
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2`),
+    relations: await q(`
+      SELECT c.relname, c.relkind, obj_description(c.oid, 'pg_class') AS comment
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 ORDER BY 1`),
+    views: await q(`SELECT viewname, definition FROM pg_views WHERE schemaname = $1 ORDER BY 1`),
+    functions: await client
+      .query(`SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ($1, 'tandem') AND p.proname <> 'use_version' ORDER BY 1, 2`, [schema])
+      .then((r) => r.rows),
+  };
+}
