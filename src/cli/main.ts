@@ -9,8 +9,11 @@ import { defaultExecOptions } from '../exec/options.js';
 import { loadMigrationFile } from '../migration/load.js';
 import { migrationJsonSchema } from '../migration/schema.js';
 import { initStateSchema } from '../state/store.js';
+import { registerConvertCommand } from './convert-command.js';
+import { registerLintCommand } from './lint-command.js';
 import { renderPlan } from './render-plan.js';
 import { consoleReporter } from './reporter.js';
+import { registerTraceCommand } from './trace-command.js';
 
 interface GlobalOptions {
   databaseUrl?: string;
@@ -186,6 +189,10 @@ program
     if (globals().json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     if (summary.failedStatements > 0 || summary.lostWrites > 0) process.exitCode = 1;
   });
+
+registerLintCommand(program);
+registerTraceCommand(program);
+registerConvertCommand(program);
 
 async function main(): Promise<void> {
   try {

@@ -5,12 +5,13 @@ import type { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 import { identifierFits } from '../sql/ident.js';
 import {
+  allOperationKinds,
+  type AnyOperationKind,
   type Migration,
   type Operation,
   type OperationKind,
   operationKinds,
   operationSchemas,
-  plannedOperationKinds,
 } from './schema.js';
 
 function fieldPath(issuePath: ReadonlyArray<PropertyKey>): string {
@@ -59,30 +60,29 @@ export function parseMigration(doc: unknown, file: string | undefined, fallbackN
       );
     }
     const [kindName, body] = Object.entries(entry as Record<string, unknown>)[0]!;
-    if ((plannedOperationKinds as readonly string[]).includes(kindName)) {
+    if (!(allOperationKinds as string[]).includes(kindName)) {
+      throw new InvalidInputError(
+        `unknown operation "${kindName}"`,
+        at({ operationIndex: index, operation: kindName }),
+        `known operations: ${allOperationKinds.join(', ')}`,
+      );
+    }
+    const result = operationSchemas[kindName as AnyOperationKind].safeParse(body);
+    if (!result.success) {
+      const issue = result.error.issues[0]!;
+      throw new InvalidInputError(
+        describeIssue(issue),
+        at({ operationIndex: index, operation: kindName, field: fieldPath(issue.path) || kindName }),
+      );
+    }
+    if (!(operationKinds as string[]).includes(kindName)) {
       throw new InvalidInputError(
         `operation "${kindName}" is part of pgroll's format but not supported by this version of tandem yet`,
         at({ operationIndex: index, operation: kindName }),
         `supported operations: ${operationKinds.join(', ')}`,
       );
     }
-    if (!(operationKinds as string[]).includes(kindName)) {
-      throw new InvalidInputError(
-        `unknown operation "${kindName}"`,
-        at({ operationIndex: index, operation: kindName }),
-        `known operations: ${operationKinds.join(', ')}`,
-      );
-    }
-    const kind = kindName as OperationKind;
-    const result = operationSchemas[kind].safeParse(body);
-    if (!result.success) {
-      const issue = result.error.issues[0]!;
-      throw new InvalidInputError(
-        describeIssue(issue),
-        at({ operationIndex: index, operation: kind, field: fieldPath(issue.path) || kind }),
-      );
-    }
-    return { kind, body: result.data } as Operation;
+    return { kind: kindName as OperationKind, body: result.data } as Operation;
   });
   const versionSchema = raw['version_schema'] as string | undefined;
   return { name, ...(versionSchema !== undefined ? { versionSchema } : {}), operations, ...(file !== undefined ? { file } : {}) };

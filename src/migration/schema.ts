@@ -145,37 +145,108 @@ export const AlterColumn = z
   })
   .strict();
 
-/** Operations implemented by this version of Tandem, keyed by their pgroll name. */
+const multiColumnSql = z.record(z.string(), z.string());
+
+export const IndexField = z
+  .object({
+    column: z.string().min(1),
+    collate: z.string().optional(),
+    sort: z.enum(['ASC', 'DESC', '']).optional(),
+    opclass: z.object({ name: z.string().optional(), params: z.array(z.string()).optional() }).strict().optional(),
+    nulls: z.enum(['FIRST', 'LAST']).optional(),
+  })
+  .strict();
+
+export const CreateIndex = z
+  .object({
+    name: z.string().min(1),
+    table: z.string().min(1),
+    columns: z.array(IndexField).min(1),
+    predicate: z.string().optional(),
+    method: z.enum(['btree', 'hash', 'gist', 'spgist', 'gin', 'brin']).optional(),
+    storage_parameters: z.string().optional(),
+    unique: z.boolean().optional(),
+  })
+  .strict();
+
+export const DropIndex = z.object({ name: z.string().min(1) }).strict();
+export const DropTable = z.object({ name: z.string().min(1) }).strict();
+export const RenameTable = z.object({ from: z.string().min(1), to: z.string().min(1) }).strict();
+export const RawSql = z
+  .object({ up: z.string().min(1), down: z.string().optional(), onComplete: z.boolean().optional() })
+  .strict();
+
+export const CreateConstraint = z
+  .object({
+    table: z.string().min(1),
+    name: z.string().min(1),
+    type: z.enum(['unique', 'check', 'foreign_key', 'primary_key']),
+    columns: z.array(z.string().min(1)).optional(),
+    check: z.string().optional(),
+    no_inherit: z.boolean().optional(),
+    index_parameters: z
+      .object({ tablespace: z.string().optional(), storage_parameters: z.string().optional(), include_columns: z.array(z.string()).optional() })
+      .strict()
+      .optional(),
+    references: z
+      .object({
+        table: z.string().min(1),
+        columns: z.array(z.string().min(1)).min(1),
+        on_delete: referentialAction.optional(),
+        on_update: referentialAction.optional(),
+        match_type: z.enum(['SIMPLE', 'FULL', 'PARTIAL']).optional(),
+        on_delete_set_columns: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+    up: multiColumnSql.optional(),
+    down: multiColumnSql.optional(),
+  })
+  .strict();
+
+export const DropConstraint = z
+  .object({ table: z.string().min(1), name: z.string().min(1), up: z.string().optional(), down: z.string().optional() })
+  .strict();
+export const DropMultiColumnConstraint = z
+  .object({ table: z.string().min(1), name: z.string().min(1), up: multiColumnSql.optional(), down: multiColumnSql })
+  .strict();
+export const RenameConstraint = z.object({ table: z.string().min(1), from: z.string().min(1), to: z.string().min(1) }).strict();
+export const SetReplicaIdentity = z
+  .object({ table: z.string().min(1), identity: z.object({ type: z.string().min(1), index: z.string() }).strict() })
+  .strict();
+
+/** Every operation of pgroll's format, keyed by its pgroll name. */
 export const operationSchemas = {
   create_table: CreateTable,
   add_column: AddColumn,
   drop_column: DropColumn,
   rename_column: RenameColumn,
   alter_column: AlterColumn,
+  create_index: CreateIndex,
+  drop_index: DropIndex,
+  drop_table: DropTable,
+  rename_table: RenameTable,
+  sql: RawSql,
+  create_constraint: CreateConstraint,
+  drop_constraint: DropConstraint,
+  drop_multicolumn_constraint: DropMultiColumnConstraint,
+  rename_constraint: RenameConstraint,
+  set_replica_identity: SetReplicaIdentity,
 } as const;
 
-export type OperationKind = keyof typeof operationSchemas;
-export const operationKinds = Object.keys(operationSchemas) as OperationKind[];
+export type AnyOperationKind = keyof typeof operationSchemas;
+export const allOperationKinds = Object.keys(operationSchemas) as AnyOperationKind[];
 
-/** pgroll operations this version recognises but does not implement yet. */
-export const plannedOperationKinds = [
-  'create_index',
-  'drop_index',
-  'create_constraint',
-  'drop_constraint',
-  'drop_multicolumn_constraint',
-  'rename_constraint',
-  'rename_table',
-  'drop_table',
-  'set_replica_identity',
-  'sql',
-] as const;
+/** The operations this version of Tandem executes; the others are valid format but rejected with exit 2. */
+export const implementedOperationKinds = ['create_table', 'add_column', 'drop_column', 'rename_column', 'alter_column'] as const;
+export type OperationKind = (typeof implementedOperationKinds)[number];
+export const operationKinds: OperationKind[] = [...implementedOperationKinds];
 
 export type OperationBody<K extends OperationKind> = z.infer<(typeof operationSchemas)[K]>;
 export type Operation = { [K in OperationKind]: { kind: K; body: OperationBody<K> } }[OperationKind];
 
 const operationEntry = z.union(
-  operationKinds.map((kind) => z.object({ [kind]: operationSchemas[kind] }).strict()) as unknown as [
+  allOperationKinds.map((kind) => z.object({ [kind]: operationSchemas[kind] }).strict()) as unknown as [
     z.ZodTypeAny,
     z.ZodTypeAny,
     ...z.ZodTypeAny[],

@@ -173,6 +173,10 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     if (undo.length) rollback.push(sqlStep(`undo:${key}`, `undo ${key}`, undo));
   }
 
+  // Backfill first, version schema last (as pgroll does): until every existing row is filled, the
+  // new version would read NULL from its shadow columns, and an update through it of a row not yet
+  // backfilled would overwrite the old version's columns with `down(NULL)` and mark the row synced.
+  start.push(...backfills);
   start.push(
     sqlStep('create-version-schema', `create version schema ${versionSchema}`, [
       plain(`CREATE SCHEMA ${ident(versionSchema)}`, 'create schema'),
@@ -180,7 +184,6 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       ...(await grantsFor(client, schema, versionSchema, finalTables)),
     ]),
   );
-  start.push(...backfills);
 
   return { schema, migration: migration.name, versionSchema, previousVersionSchema: input.previousVersionSchema, start, complete, rollback };
 }
