@@ -44,9 +44,23 @@ export async function runPhase(ctx: RunContext, phase: Phase, steps: Step[]): Pr
   }
 }
 
+/** Locks that make application reads or writes queue behind a waiting statement. */
+const BLOCKS_TRAFFIC = new Set(['ACCESS EXCLUSIVE', 'EXCLUSIVE', 'SHARE ROW EXCLUSIVE', 'SHARE']);
+
+/**
+ * The short lock_timeout exists because application queries queue behind a waiting ALTER. A step
+ * whose locks block no reads or writes (VALIDATE CONSTRAINT, CREATE VIEW) can wait longer, e.g.
+ * for autovacuum, which a 50 ms wait would never outlast.
+ */
+export function stepLockTimeout(step: SqlStep, options: ExecOptions): number {
+  const blocks = step.actions.some((a) => BLOCKS_TRAFFIC.has(a.lock));
+  return Math.max(1, Math.round(blocks ? options.lockTimeoutMs : Math.max(options.lockTimeoutMs, options.lockRetryForMs)));
+}
+
 async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: SqlStep): Promise<void> {
   const { client, options } = ctx;
   const began = Date.now();
+  const lockTimeout = stepLockTimeout(step, options);
   const tables = [...new Set(step.actions.flatMap((a) => (a.table ? [a.table] : [])))];
   const statements = step.actions.map((a) => a.sql).join(';\n');
   for (let attempt = 1; ; attempt++) {
@@ -56,7 +70,7 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
     try {
       if (step.transactional) {
         await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`);
+        await client.query(`SET LOCAL lock_timeout = ${lockTimeout}`);
         for (const action of step.actions) {
           current = action.sql;
           await client.query(action.sql);
@@ -65,7 +79,7 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
         await client.query('COMMIT');
       } else {
         // Statements PostgreSQL refuses inside a transaction block; each is idempotent.
-        await client.query(`SET lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`);
+        await client.query(`SET lock_timeout = ${lockTimeout}`);
         for (const action of step.actions) {
           current = action.sql;
           await client.query(action.sql);

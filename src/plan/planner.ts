@@ -25,6 +25,12 @@ function plain(sql: string, description: string, table?: string): Action {
   return { sql, lock: table ? 'ACCESS EXCLUSIVE' : 'none', ...(table ? { table } : {}), transactional: true, description };
 }
 
+/** Queries on the view queue behind its ACCESS EXCLUSIVE lock, hence the short lock_timeout. */
+function dropView(schema: string, view: string): Action {
+  const name = qualified(schema, view);
+  return { sql: `DROP VIEW IF EXISTS ${name}`, lock: 'ACCESS EXCLUSIVE', table: name, transactional: true, description: `drop view ${view}` };
+}
+
 /** The view of one table in a version schema: the version's column names over the physical ones. */
 export function viewSql(schema: string, versionSchema: string, table: VTable): string {
   const cols = table.columns.map((c) => (c.name === c.physical ? ident(c.name) : `${ident(c.physical)} AS ${ident(c.name)}`));
@@ -104,14 +110,14 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     );
     complete.push(
       sqlStep('drop-previous-version', `drop version schema ${input.previousVersionSchema}`, [
-        ...views.rows.map((v) => plain(`DROP VIEW IF EXISTS ${qualified(input.previousVersionSchema!, v.name)}`, `drop view ${v.name}`)),
+        ...views.rows.map((v) => dropView(input.previousVersionSchema!, v.name)),
         plain(`DROP SCHEMA IF EXISTS ${ident(input.previousVersionSchema)}`, 'drop schema'),
       ]),
     );
   }
   const finalTables = [...model.tables.values()];
   const dropVersionSchema = sqlStep('drop-version-schema', `drop version schema ${versionSchema}`, [
-    ...finalTables.map((t) => plain(`DROP VIEW IF EXISTS ${qualified(versionSchema, t.name)}`, `drop view ${t.name}`)),
+    ...finalTables.map((t) => dropView(versionSchema, t.name)),
     plain(`DROP SCHEMA IF EXISTS ${ident(versionSchema)}`, 'drop schema'),
   ]);
   rollback.push(dropVersionSchema);
