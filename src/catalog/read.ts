@@ -105,3 +105,48 @@ export async function schemaExists(client: pg.Client | pg.PoolClient, schema: st
   const r = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
   return r.rowCount === 1;
 }
+
+/** Schema-wide facts the operations check names and dependencies against. */
+export interface SchemaInfo {
+  /** Every relation name in the schema (tables, indexes, sequences, views…): they share one namespace. */
+  relationNames: Set<string>;
+  replicaIdentity: Map<string, { type: 'DEFAULT' | 'NOTHING' | 'FULL' | 'INDEX'; index: string | null }>;
+  /** Per table: objects that would stop a DROP TABLE (foreign keys from other tables, views). */
+  dependents: Map<string, string[]>;
+}
+
+export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: string, ignoreViewSchemas: string[]): Promise<SchemaInfo> {
+  const names = await client.query<{ relname: string }>(
+    `SELECT c.relname::text AS relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
+    [schema],
+  );
+  const replica = await client.query<{ relname: string; relreplident: string; index: string | null }>(
+    `SELECT c.relname::text AS relname, c.relreplident::text AS relreplident,
+            (SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid AND i.indisreplident) AS index
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+    [schema],
+  );
+  const deps = await client.query<{ relname: string; what: string }>(
+    `SELECT t.relname::text AS relname, format('foreign key %I on %I.%I', con.conname, sn.nspname, src.relname) AS what
+       FROM pg_constraint con
+       JOIN pg_class t ON t.oid = con.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_class src ON src.oid = con.conrelid JOIN pg_namespace sn ON sn.oid = src.relnamespace
+      WHERE con.contype = 'f' AND n.nspname = $1 AND con.conrelid <> con.confrelid
+     UNION ALL
+     SELECT DISTINCT t.relname::text, format('view %I.%I', vn.nspname, v.relname)
+       FROM pg_depend d
+       JOIN pg_rewrite rw ON rw.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+       JOIN pg_class v ON v.oid = rw.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
+       JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace
+      WHERE n.nspname = $1 AND d.refclassid = 'pg_class'::regclass AND v.oid <> t.oid AND NOT (vn.nspname = ANY ($2::text[]))`,
+    [schema, ignoreViewSchemas],
+  );
+  const kinds: Record<string, 'DEFAULT' | 'NOTHING' | 'FULL' | 'INDEX'> = { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: 'INDEX' };
+  const dependents = new Map<string, string[]>();
+  for (const d of deps.rows) dependents.set(d.relname, [...(dependents.get(d.relname) ?? []), d.what]);
+  return {
+    relationNames: new Set(names.rows.map((r) => r.relname)),
+    replicaIdentity: new Map(replica.rows.map((r) => [r.relname, { type: kinds[r.relreplident] ?? 'DEFAULT', index: r.index }])),
+    dependents,
+  };
+}

@@ -4,6 +4,7 @@ function renderStep(step: Step, index: number): string {
   if (step.kind === 'backfill') {
     return `  ${index + 1}. ${step.description}: batches keyed on (${step.keyColumns.join(', ')}), ~${Math.round(step.estimatedRows)} rows, ROW EXCLUSIVE, one transaction per batch`;
   }
+  if (step.kind === 'version-schema') return `  ${index + 1}. ${step.description} (one transaction; views made after the raw SQL ran)`;
   const head = `  ${index + 1}. ${step.description} (${step.transactional ? 'one transaction' : 'no transaction'})`;
   const body = step.actions.map((a) => `       -- ${a.description}; lock: ${a.lock}${a.table ? ` on ${a.table}` : ''}\n       ${a.sql.replace(/\n/g, '\n       ')};`);
   return [head, ...body].join('\n');

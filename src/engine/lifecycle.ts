@@ -84,6 +84,9 @@ export interface StartResult {
 /** Expand: everything the new version needs, with the old one still working; then backfill. */
 export async function start(client: pg.Client, migration: Migration, opts: EngineOptions & { complete?: boolean } = {}): Promise<StartResult> {
   const r = resolve(opts);
+  // Invalid input leaves the database untouched, the state schema included: on a database
+  // without it, check the migration against the catalog before creating it.
+  if (!(await stateSchemaReady(client))) await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: null });
   await ensureState(client);
   const result = await withRunnerLock(client, r.schema, r.wait, async () => {
     const sum = checksum(migration);
@@ -143,7 +146,8 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
 /** Contract: drop the old version's schema and columns; the new version's shape becomes the table's. */
 export async function complete(client: pg.Client, opts: EngineOptions = {}): Promise<{ migration: string; versionSchema: string }> {
   const r = resolve(opts);
-  await ensureState(client);
+  // Without a state schema nothing is in progress; do not create it just to say so.
+  if (!(await stateSchemaReady(client))) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'start one with `tandem start <file>`');
   return withRunnerLock(client, r.schema, r.wait, async () => {
     const row = await inProgress(client, r.schema);
     if (!row) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'start one with `tandem start <file>`');
@@ -162,7 +166,7 @@ export async function complete(client: pg.Client, opts: EngineOptions = {}): Pro
 /** Undo start: the schema is as it was before, for every step that ran. */
 export async function rollback(client: pg.Client, opts: EngineOptions = {}): Promise<{ migration: string }> {
   const r = resolve(opts);
-  await ensureState(client);
+  if (!(await stateSchemaReady(client))) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'nothing to roll back');
   return withRunnerLock(client, r.schema, r.wait, async () => {
     const row = await inProgress(client, r.schema);
     if (!row) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'nothing to roll back');

@@ -1,7 +1,11 @@
 import os from 'node:os';
 import type pg from 'pg';
 import { ExecutionError, LockTimeoutError } from '../errors.js';
-import type { Phase, SqlStep, Step } from '../plan/types.js';
+import { ident, qualified } from '../sql/ident.js';
+import { readTables } from '../catalog/read.js';
+import { VirtualSchema } from '../model/virtual-schema.js';
+import { grantsFor, viewSql } from '../plan/planner.js';
+import type { Action, Phase, SqlStep, Step, VersionSchemaStep } from '../plan/types.js';
 import { audit, doneSteps, recordError, recordStep } from '../state/store.js';
 import { runBackfill } from './backfill.js';
 import { backoffMs, describeBlockers, isRetryable, sleep } from './lock-retry.js';
@@ -28,6 +32,8 @@ export async function runPhase(ctx: RunContext, phase: Phase, steps: Step[]): Pr
       if (step.kind === 'backfill') {
         await runBackfill(ctx, step);
         await recordStep(ctx.client, ctx.migrationId, phase, index, step.id, 1);
+      } else if (step.kind === 'version-schema') {
+        await runSqlStep(ctx, phase, index, await versionSchemaFromCatalog(ctx.client, step));
       } else {
         await runSqlStep(ctx, phase, index, step);
       }
@@ -81,6 +87,7 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
         // Statements PostgreSQL refuses inside a transaction block; each is idempotent.
         await client.query(`SET lock_timeout = ${lockTimeout}`);
         for (const action of step.actions) {
+          if (action.concurrentIndex && (await prepareConcurrentIndex(client, action.concurrentIndex)) === 'valid') continue;
           current = action.sql;
           await client.query(action.sql);
         }
@@ -116,6 +123,36 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
       );
     }
   }
+}
+
+/** The version schema of a raw-SQL migration: one plain view per table, as the catalog is now. */
+async function versionSchemaFromCatalog(client: pg.Client, step: VersionSchemaStep): Promise<SqlStep> {
+  const tables = [...VirtualSchema.fromCatalog(await readTables(client, step.schema)).tables.values()];
+  const plain = (sql: string, description: string): Action => ({ sql, lock: 'ACCESS SHARE', transactional: true, description });
+  return {
+    kind: 'sql',
+    id: step.id,
+    description: step.description,
+    transactional: true,
+    actions: [
+      plain(`CREATE SCHEMA ${ident(step.versionSchema)}`, 'create schema'),
+      ...tables.map((t) => ({ ...plain(viewSql(step.schema, step.versionSchema, t), `view ${t.name}`), table: qualified(step.schema, t.physical) })),
+      ...(await grantsFor(client, step.schema, step.versionSchema, tables)),
+    ],
+  };
+}
+
+/** Whether the index is already built; an invalid leftover of a failed build is dropped. */
+async function prepareConcurrentIndex(client: pg.Client, index: { schema: string; name: string }): Promise<'valid' | 'absent'> {
+  const r = await client.query<{ valid: boolean }>(
+    `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [index.schema, index.name],
+  );
+  if (r.rows.length === 0) return 'absent';
+  if (r.rows[0]!.valid) return 'valid';
+  await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(index.schema, index.name)}`);
+  return 'absent';
 }
 
 function auditEntry(

@@ -13,6 +13,8 @@ export interface VColumn {
   default: string | null;
   /** Part of a primary key or used by an index/constraint other than NOT NULL. */
   indexed: boolean;
+  /** Values come from an identity, a generation expression or a sequence (serial): not a plain default. */
+  generatedBy?: 'identity' | 'expression' | 'sequence';
   /** Touched by an operation of this migration (a second touch is not supported yet). */
   touchedBy?: number;
 }
@@ -52,6 +54,7 @@ export class VirtualSchema {
           nullable: !c.notNull,
           default: c.default,
           indexed: usedByIndex.has(c.name),
+          ...(c.identity ? { generatedBy: 'identity' as const } : c.generated ? { generatedBy: 'expression' as const } : /^nextval\(/.test(c.default ?? '') ? { generatedBy: 'sequence' as const } : {}),
         })),
         primaryKey: t.primaryKey,
         uniqueNotNullKey: uniqueKey?.columns ?? [],

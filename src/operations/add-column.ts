@@ -46,7 +46,8 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
 
     const inlineDefault = hasDefault && body.up === undefined && isConstantDefault(col.default!);
     const notNullViaCheck = !nullable && !inlineDefault;
-    if (!inlineDefault && (body.up !== undefined || hasDefault)) {
+    // A table created by this migration has no rows yet and no old version: nothing to sync or backfill.
+    if (!inlineDefault && (body.up !== undefined || hasDefault) && !table.createdByMigration) {
       const work = ctx.work(table);
       work.backfill = true;
       // The old version never writes this column: fill it from `up` (or the default for old rows).

@@ -82,6 +82,15 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
         'only columns not covered by an index, key or constraint can change type/nullability here',
       );
     }
+    if (column.generatedBy !== undefined) {
+      // The shadow column would be a plain column: the identity would be lost, and an owned
+      // sequence (serial) would make complete's DROP COLUMN fail after the point of no return.
+      ctx.fail(
+        `column "${column.name}" is ${column.generatedBy === 'identity' ? 'an identity column' : column.generatedBy === 'expression' ? 'a generated column' : 'filled from a sequence (serial)'}; changing its type or nullability is not supported by this version yet`,
+        'column',
+        'add a new column and copy the values in steps instead',
+      );
+    }
     const shadow = shadowColumn(finalName);
     if (table.columns.some((c) => c.physical === shadow)) ctx.fail(`column name "${shadow}" is already taken`, 'name');
     resolved.shadow = shadow;

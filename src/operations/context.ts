@@ -1,3 +1,4 @@
+import type { CatalogTable, SchemaInfo } from '../catalog/read.js';
 import { InvalidInputError } from '../errors.js';
 import { findColumn, type VColumn, type VirtualSchema, type VTable } from '../model/virtual-schema.js';
 import { identifierFits } from '../sql/ident.js';
@@ -36,13 +37,53 @@ export class OpContext {
   operation = '';
   readonly works = new Map<string, TableWork>();
   readonly checks: DeferredCheck[] = [];
+  /** Set by a raw `sql` operation: the version schema is then built from the catalog at run time. */
+  rawSql = false;
+  private readonly claimedNames = new Set<string>();
 
   constructor(
     readonly schema: string,
     readonly versionSchema: string,
     readonly model: VirtualSchema,
     readonly file: string | undefined,
+    readonly catalog: Map<string, CatalogTable> = new Map(),
+    readonly info: SchemaInfo = { relationNames: new Set(), replicaIdentity: new Map(), dependents: new Map() },
   ) {}
+
+  relationNameTaken(name: string): boolean {
+    return this.info.relationNames.has(name) || this.claimedNames.has(name);
+  }
+
+  indexExists(name: string): boolean {
+    return this.relationNameTaken(name);
+  }
+
+  claimRelationName(name: string): void {
+    this.claimedNames.add(name);
+  }
+
+  /** Physical table of an existing index, if there is one of that name. */
+  tableOfIndex(name: string): string | undefined {
+    for (const t of this.catalog.values()) if (t.indexes.some((i) => i.name === name)) return t.name;
+    return undefined;
+  }
+
+  indexBacksConstraint(name: string): boolean {
+    for (const t of this.catalog.values()) if (t.constraints.some((c) => c.name === name && ['p', 'u', 'x'].includes(c.type))) return true;
+    return false;
+  }
+
+  constraintExists(table: string, name: string): boolean {
+    return this.catalog.get(table)?.constraints.some((c) => c.name === name) ?? false;
+  }
+
+  dependentsOf(table: string): string[] {
+    return this.info.dependents.get(table) ?? [];
+  }
+
+  replicaIdentityOf(table: string): { type: string; index: string | null } {
+    return this.info.replicaIdentity.get(table) ?? { type: 'DEFAULT', index: null };
+  }
 
   fail(problem: string, field?: string, hint?: string): never {
     throw new InvalidInputError(

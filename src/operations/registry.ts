@@ -4,7 +4,14 @@ import { alterColumn } from './alter-column.js';
 import { createTable } from './create-table.js';
 import { dropColumn } from './drop-column.js';
 import type { OperationHandler } from './handler.js';
+import { createIndex } from './create-index.js';
+import { dropIndex } from './drop-index.js';
+import { dropTable } from './drop-table.js';
+import { rawSql } from './raw-sql.js';
 import { renameColumn } from './rename-column.js';
+import { renameConstraint } from './rename-constraint.js';
+import { renameTable } from './rename-table.js';
+import { setReplicaIdentity } from './set-replica-identity.js';
 
 /** Typed by OperationKind: an operation without a handler is a compile error. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -14,4 +21,11 @@ export const handlers: { [K in OperationKind]: OperationHandler<K, any> } = {
   drop_column: dropColumn,
   rename_column: renameColumn,
   alter_column: alterColumn,
+  create_index: createIndex,
+  drop_index: dropIndex,
+  drop_table: dropTable,
+  rename_table: renameTable,
+  sql: rawSql,
+  rename_constraint: renameConstraint,
+  set_replica_identity: setReplicaIdentity,
 };

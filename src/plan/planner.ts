@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { readTables, schemaExists } from '../catalog/read.js';
+import { readSchemaInfo, readTables, schemaExists } from '../catalog/read.js';
 import { InvalidInputError, StateError } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
 import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
@@ -57,7 +57,8 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   const catalog = await readTables(client, schema);
   const model = VirtualSchema.fromCatalog(catalog);
   const original = model.clone();
-  const ctx = new OpContext(schema, versionSchema, model, migration.file);
+  const info = await readSchemaInfo(client, schema, input.previousVersionSchema ? [input.previousVersionSchema] : []);
+  const ctx = new OpContext(schema, versionSchema, model, migration.file, catalog, info);
 
   const resolved = migration.operations.map((op, index) => {
     ctx.index = index;
@@ -65,14 +66,34 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     return { kind: op.kind, index, r: handlers[op.kind].validate(op.body as never, ctx) };
   });
 
+  if (ctx.rawSql && migration.operations.some((o) => o.kind !== 'sql')) {
+    const index = migration.operations.findIndex((o) => o.kind === 'sql');
+    throw new InvalidInputError(
+      'a raw sql operation must be alone in its migration (other sql operations aside): tandem cannot see what it changes',
+      { ...fileLoc, operationIndex: index, operation: 'sql' },
+      'move the other operations to their own migration',
+    );
+  }
   for (const work of ctx.works.values()) {
-    const table = model.table(work.table)!;
+    const table = byPhysical(model, work.table)!;
     if (work.backfill && table.primaryKey.length === 0 && table.uniqueNotNullKey.length === 0) {
       const op = migration.operations.findIndex((o) => 'table' in o.body && o.body.table === work.table);
       throw new InvalidInputError(
         `table "${work.table}" has neither a primary key nor a unique not-null key to backfill by`,
         { ...fileLoc, operationIndex: op, operation: migration.operations[op]!.kind, field: 'table' },
         'add a primary key first; tables without one are not supported by this version yet',
+      );
+    }
+  }
+  // A rename or drop only hides a column until complete: its physical name is not free before.
+  for (const { kind, index, r } of resolved) {
+    if (kind !== 'add_column') continue;
+    const { table, column } = r as { table: string; column: { name: string } };
+    if (original.table(table)?.columns.some((c) => c.physical === column.name)) {
+      throw new InvalidInputError(
+        `column "${column.name}" still exists in table "${table}" until this migration completes (it is renamed or dropped here)`,
+        { ...fileLoc, operationIndex: index, operation: kind, field: 'column.name' },
+        'add the column in a later migration, or give it another name',
       );
     }
   }
@@ -91,7 +112,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     const start = h.start(r as never);
     const complete = h.complete(r as never);
     const rollback = h.rollback(r as never);
-    const key = (r as { table?: string; body?: { name: string } }).table ?? (r as { body: { name: string } }).body.name;
+    const key = (r as { table?: string }).table ?? (r as { body?: { name?: string } }).body?.name ?? '(migration)';
     const g = group(key);
     g.start.push(...start);
     g.complete.push(...complete);
@@ -102,6 +123,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   const complete: Step[] = [];
   const rollback: Step[] = [];
   const backfills: BackfillStep[] = [];
+  const afterBackfill: Step[] = [];
 
   if (input.previousVersionSchema) {
     const views = await client.query<{ name: string }>(
@@ -135,8 +157,8 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
         triggerName: triggerName(versionSchema),
         versionName: migration.versionSchema ?? migration.name,
         versionSchema,
-        oldTable: original.table(key)!,
-        newTable: model.table(key)!,
+        oldTable: byPhysical(original, key)!,
+        newTable: byPhysical(model, key)!,
         up: work.up,
         down: work.down,
         marker: work.backfill,
@@ -150,7 +172,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       );
       dropTrigger = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
       if (work.backfill) {
-        const table = model.table(key)!;
+        const table = byPhysical(model, key)!;
         const keyColumns = table.primaryKey.length ? table.primaryKey : table.uniqueNotNullKey;
         const cat = catalog.get(key)!;
         backfills.push({
@@ -166,15 +188,24 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
         });
       }
     }
-    if (startActions.length) start.push(sqlStep(`expand:${key}`, `expand ${key}`, startActions));
+    // Statements that cannot run in a transaction block (CONCURRENTLY) get a step each.
+    const inTx = (actions: Action[]) => actions.filter((a) => a.transactional);
+    const alone = (prefix: string, actions: Action[]) =>
+      actions.filter((a) => !a.transactional).map((a, i) => sqlStep(`${prefix}:${key}:${i}`, a.description, [a]));
+    if (inTx(startActions).length) start.push(sqlStep(`expand:${key}`, `expand ${key}`, inTx(startActions)));
+    afterBackfill.push(...alone('build', startActions));
 
     const scans = g.complete.filter((a) => a.scans);
     if (scans.length) complete.push(sqlStep(`validate:${key}`, `validate constraints of ${key}`, scans));
-    const finalize = [...dropTrigger, ...g.complete.filter((a) => !a.scans)];
+    const contract = inTx(g.complete.filter((a) => !a.scans));
+    const finalize = [...dropTrigger, ...contract.filter((a) => !a.renamesTable)];
     if (work?.backfill) finalize.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
+    finalize.push(...contract.filter((a) => a.renamesTable));
     if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
+    complete.push(...alone('cleanup', g.complete));
 
-    const undo = [...dropTrigger, ...g.rollback];
+    rollback.push(...alone('undo-build', g.rollback));
+    const undo = [...dropTrigger, ...inTx(g.rollback)];
     if (work?.backfill) undo.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
     if (undo.length) rollback.push(sqlStep(`undo:${key}`, `undo ${key}`, undo));
   }
@@ -182,40 +213,55 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   // Backfill first, version schema last (as pgroll does): until every existing row is filled, the
   // new version would read NULL from its shadow columns, and an update through it of a row not yet
   // backfilled would overwrite the old version's columns with `down(NULL)` and mark the row synced.
-  start.push(...backfills);
-  start.push(
-    sqlStep('create-version-schema', `create version schema ${versionSchema}`, [
-      plain(`CREATE SCHEMA ${ident(versionSchema)}`, 'create schema'),
-      ...finalTables.map((t) => ({ ...plain(viewSql(schema, versionSchema, t), `view ${t.name}`), lock: 'ACCESS SHARE' as const, table: qualified(schema, t.physical) })),
-      ...(await grantsFor(client, schema, versionSchema, finalTables)),
-    ]),
-  );
+  start.push(...backfills, ...afterBackfill);
+  if (ctx.rawSql) {
+    // What the raw SQL created is only known once it has run: the views are made from the catalog then.
+    start.push({ kind: 'version-schema', id: 'create-version-schema', description: `create version schema ${versionSchema} from the catalog`, schema, versionSchema });
+    rollback[0] = sqlStep('drop-version-schema', `drop version schema ${versionSchema}`, [
+      plain(`DROP SCHEMA IF EXISTS ${ident(versionSchema)} CASCADE`, 'drop schema and its views'),
+    ]);
+  } else {
+    start.push(
+      sqlStep('create-version-schema', `create version schema ${versionSchema}`, [
+        plain(`CREATE SCHEMA ${ident(versionSchema)}`, 'create schema'),
+        ...finalTables.map((t) => ({ ...plain(viewSql(schema, versionSchema, t), `view ${t.name}`), lock: 'ACCESS SHARE' as const, table: qualified(schema, t.physical) })),
+        ...(await grantsFor(client, schema, versionSchema, finalTables)),
+      ]),
+    );
+  }
 
   return { schema, migration: migration.name, versionSchema, previousVersionSchema: input.previousVersionSchema, start, complete, rollback };
 }
 
+export function byPhysical(model: VirtualSchema, physical: string): VTable | undefined {
+  for (const t of model.tables.values()) if (t.physical === physical) return t;
+  return undefined;
+}
+
 /** The version schema's views get the privileges their tables have, so application roles keep working. */
-async function grantsFor(client: pg.Client, schema: string, versionSchema: string, tables: VTable[]): Promise<Action[]> {
-  const rows = await client.query<{ relname: string | null; grantee: string; privilege: string }>(
+export async function grantsFor(client: pg.Client, schema: string, versionSchema: string, tables: VTable[]): Promise<Action[]> {
+  // grantee NULL is PUBLIC (grantee oid 0), e.g. the default USAGE on schema public.
+  const rows = await client.query<{ relname: string | null; grantee: string | null; privilege: string }>(
     `SELECT NULL::text AS relname, r.rolname AS grantee, a.privilege_type AS privilege
-       FROM pg_namespace n, aclexplode(n.nspacl) a JOIN pg_roles r ON r.oid = a.grantee
-      WHERE n.nspname = $1 AND a.grantee <> n.nspowner AND a.privilege_type = 'USAGE'
+       FROM pg_namespace n, aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+      WHERE n.nspname = $1 AND a.grantee <> n.nspowner AND a.privilege_type = 'USAGE' AND (a.grantee = 0 OR r.oid IS NOT NULL)
      UNION ALL
      SELECT c.relname, r.rolname, a.privilege_type
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner AND (a.grantee = 0 OR r.oid IS NOT NULL)
         AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')`,
     [schema],
   );
   const byPhysical = new Map(tables.map((t) => [t.physical, t]));
   const actions: Action[] = [];
   for (const row of rows.rows) {
+    const grantee = row.grantee === null ? 'PUBLIC' : ident(row.grantee);
     if (row.relname === null) {
-      actions.push(plain(`GRANT USAGE ON SCHEMA ${ident(versionSchema)} TO ${ident(row.grantee)}`, 'grant usage'));
+      actions.push(plain(`GRANT USAGE ON SCHEMA ${ident(versionSchema)} TO ${grantee}`, 'grant usage'));
       continue;
     }
     const t = byPhysical.get(row.relname);
-    if (t) actions.push(plain(`GRANT ${row.privilege} ON ${qualified(versionSchema, t.name)} TO ${ident(row.grantee)}`, 'grant'));
+    if (t) actions.push(plain(`GRANT ${row.privilege} ON ${qualified(versionSchema, t.name)} TO ${grantee}`, 'grant'));
   }
   return actions;
 }

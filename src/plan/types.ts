@@ -18,6 +18,13 @@ export interface Action {
   description: string;
   /** Scans the table (e.g. VALIDATE CONSTRAINT): runs in its own step, never under a lock that blocks traffic. */
   scans?: boolean;
+  /**
+   * CREATE INDEX CONCURRENTLY of this index: skipped if a valid index of that name exists; an
+   * invalid one (left by a failed or killed build) is dropped concurrently first, then rebuilt.
+   */
+  concurrentIndex?: { schema: string; name: string };
+  /** Renames the table: runs after the table's other statements of the same step, which use the old name. */
+  renamesTable?: boolean;
 }
 
 export interface SqlStep {
@@ -43,7 +50,16 @@ export interface BackfillStep {
   estimatedRows: number;
 }
 
-export type Step = SqlStep | BackfillStep;
+/** Creates the version schema with a view per table as the catalog is when it runs (after raw SQL). */
+export interface VersionSchemaStep {
+  kind: 'version-schema';
+  id: string;
+  description: string;
+  schema: string;
+  versionSchema: string;
+}
+
+export type Step = SqlStep | BackfillStep | VersionSchemaStep;
 
 export type Phase = 'start' | 'complete' | 'rollback';
 
