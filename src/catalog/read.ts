@@ -113,6 +113,8 @@ export interface SchemaInfo {
   replicaIdentity: Map<string, { type: 'DEFAULT' | 'NOTHING' | 'FULL' | 'INDEX'; index: string | null }>;
   /** Per table: objects that would stop a DROP TABLE (foreign keys from other tables, views). */
   dependents: Map<string, string[]>;
+  /** Per "table.column": objects outside the table that would stop a DROP COLUMN (views, foreign keys). */
+  columnDependents: Map<string, string[]>;
 }
 
 export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: string, ignoreViewSchemas: string[]): Promise<SchemaInfo> {
@@ -141,6 +143,29 @@ export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: 
       WHERE n.nspname = $1 AND d.refclassid = 'pg_class'::regclass AND v.oid <> t.oid AND NOT (vn.nspname = ANY ($2::text[]))`,
     [schema, ignoreViewSchemas],
   );
+  const colDeps = await client.query<{ relname: string; attname: string; what: string }>(
+    `SELECT DISTINCT t.relname::text AS relname, a.attname::text AS attname, format('view %I.%I', vn.nspname, v.relname) AS what
+       FROM pg_depend d
+       JOIN pg_rewrite rw ON rw.oid = d.objid AND d.classid = 'pg_rewrite'::regclass
+       JOIN pg_class v ON v.oid = rw.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
+       JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+      WHERE n.nspname = $1 AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND v.oid <> t.oid
+        AND NOT (vn.nspname = ANY ($2::text[]))
+     UNION ALL
+     SELECT t.relname::text, a.attname::text, format('foreign key %I on %I.%I', con.conname, sn.nspname, src.relname)
+       FROM pg_constraint con
+       JOIN pg_class t ON t.oid = con.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_class src ON src.oid = con.conrelid JOIN pg_namespace sn ON sn.oid = src.relnamespace
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (con.confkey)
+      WHERE con.contype = 'f' AND n.nspname = $1 AND con.conrelid <> con.confrelid`,
+    [schema, ignoreViewSchemas],
+  );
+  const columnDependents = new Map<string, string[]>();
+  for (const d of colDeps.rows) {
+    const key = `${d.relname}.${d.attname}`;
+    columnDependents.set(key, [...(columnDependents.get(key) ?? []), d.what]);
+  }
   const kinds: Record<string, 'DEFAULT' | 'NOTHING' | 'FULL' | 'INDEX'> = { d: 'DEFAULT', n: 'NOTHING', f: 'FULL', i: 'INDEX' };
   const dependents = new Map<string, string[]>();
   for (const d of deps.rows) dependents.set(d.relname, [...(dependents.get(d.relname) ?? []), d.what]);
@@ -148,5 +173,6 @@ export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: 
     relationNames: new Set(names.rows.map((r) => r.relname)),
     replicaIdentity: new Map(replica.rows.map((r) => [r.relname, { type: kinds[r.relreplident] ?? 'DEFAULT', index: r.index }])),
     dependents,
+    columnDependents,
   };
 }

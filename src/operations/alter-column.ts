@@ -91,6 +91,7 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
         'add a new column and copy the values in steps instead',
       );
     }
+    ctx.requireDroppable(table.physical, column.physical, 'column');
     const shadow = shadowColumn(finalName);
     if (table.columns.some((c) => c.physical === shadow)) ctx.fail(`column name "${shadow}" is already taken`, 'name');
     resolved.shadow = shadow;

@@ -47,7 +47,7 @@ export class OpContext {
     readonly model: VirtualSchema,
     readonly file: string | undefined,
     readonly catalog: Map<string, CatalogTable> = new Map(),
-    readonly info: SchemaInfo = { relationNames: new Set(), replicaIdentity: new Map(), dependents: new Map() },
+    readonly info: SchemaInfo = { relationNames: new Set(), replicaIdentity: new Map(), dependents: new Map(), columnDependents: new Map() },
   ) {}
 
   relationNameTaken(name: string): boolean {
@@ -75,6 +75,21 @@ export class OpContext {
 
   constraintExists(table: string, name: string): boolean {
     return this.catalog.get(table)?.constraints.some((c) => c.name === name) ?? false;
+  }
+
+  /**
+   * Complete drops this column; anything outside its table that depends on it would make that
+   * fail after the point of no return, so it is refused now.
+   */
+  requireDroppable(table: string, column: string, field: string): void {
+    const deps = this.info.columnDependents.get(`${table}.${column}`) ?? [];
+    if (deps.length) {
+      this.fail(
+        `column "${column}" of table "${table}" is used by ${deps.join(', ')}; complete could not drop it`,
+        field,
+        'drop or change those objects first (in an earlier migration)',
+      );
+    }
   }
 
   dependentsOf(table: string): string[] {

@@ -18,6 +18,7 @@ export const dropColumn: OperationHandler<'drop_column', Resolved> = {
     if (table.primaryKey.includes(column.physical)) {
       ctx.fail(`column "${column.name}" is part of the primary key of "${table.name}"`, 'column', 'change the primary key first');
     }
+    if (!table.createdByMigration) ctx.requireDroppable(table.physical, column.physical, 'column');
     if (table.columns.length === 1) ctx.fail(`column "${column.name}" is the only column of "${table.name}"`, 'column');
     if (body.down !== undefined) {
       ctx.checkExpression(body.down, 'new', table.name, column.type, 'down');
