@@ -9,6 +9,7 @@ export interface CatalogColumn {
   default: string | null;
   identity: '' | 'a' | 'd';
   generated: '' | 's' | 'v';
+  comment: string | null;
 }
 
 export interface CatalogIndex {
@@ -51,7 +52,8 @@ export async function readTables(client: pg.Client | pg.PoolClient, schema: stri
   const columns = await client.query<CatalogColumn & { table_oid: number }>(
     `SELECT a.attrelid::int AS table_oid, a.attname::text AS name, a.attnum::int AS attnum,
             format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
-            pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity, a.attgenerated AS generated
+            pg_get_expr(d.adbin, d.adrelid) AS default, a.attidentity AS identity, a.attgenerated AS generated,
+            col_description(a.attrelid, a.attnum) AS comment
        FROM pg_attribute a
        JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum

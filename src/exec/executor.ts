@@ -32,6 +32,9 @@ export async function runPhase(ctx: RunContext, phase: Phase, steps: Step[]): Pr
       if (step.kind === 'backfill') {
         await runBackfill(ctx, step);
         await recordStep(ctx.client, ctx.migrationId, phase, index, step.id, 1);
+      } else if (step.kind === 'sql' && step.onlyIfStarted && !(await anyStartStepDone(ctx, step.onlyIfStarted))) {
+        // Its `up` never ran (start failed before or in it): nothing to undo.
+        await recordStep(ctx.client, ctx.migrationId, phase, index, step.id, 0);
       } else if (step.kind === 'version-schema') {
         await runSqlStep(ctx, phase, index, await versionSchemaFromCatalog(ctx.client, step));
       } else {
@@ -48,6 +51,11 @@ export async function runPhase(ctx: RunContext, phase: Phase, steps: Step[]): Pr
       throw err;
     }
   }
+}
+
+async function anyStartStepDone(ctx: RunContext, stepIds: string[]): Promise<boolean> {
+  const r = await ctx.client.query(`SELECT 1 FROM tandem.steps WHERE migration_id = $1 AND phase = 'start' AND step_id = ANY ($2::text[])`, [ctx.migrationId, stepIds]);
+  return (r.rowCount ?? 0) > 0;
 }
 
 /** Locks that make application reads or writes queue behind a waiting statement. */

@@ -40,6 +40,8 @@ export class OpContext {
   /** Set by a raw `sql` operation: the version schema is then built from the catalog at run time. */
   rawSql = false;
   private readonly claimedNames = new Set<string>();
+  /** Per table: old physical column → its shadow, and constraints the new version drops. */
+  readonly shadows = new Map<string, { columns: Map<string, string>; without: Set<string> }>();
 
   constructor(
     readonly schema: string,
@@ -49,6 +51,13 @@ export class OpContext {
     readonly catalog: Map<string, CatalogTable> = new Map(),
     readonly info: SchemaInfo = { relationNames: new Set(), replicaIdentity: new Map(), dependents: new Map(), columnDependents: new Map() },
   ) {}
+
+  shadowed(table: string, column: string, shadow: string, withoutConstraint?: string): void {
+    let s = this.shadows.get(table);
+    if (!s) this.shadows.set(table, (s = { columns: new Map(), without: new Set() }));
+    s.columns.set(column, shadow);
+    if (withoutConstraint !== undefined) s.without.add(withoutConstraint);
+  }
 
   relationNameTaken(name: string): boolean {
     return this.info.relationNames.has(name) || this.claimedNames.has(name);

@@ -37,7 +37,10 @@ export const createIndex: OperationHandler<'create_index', Resolved> = {
   validate(body, ctx: OpContext) {
     const table = ctx.requireTable(body.table);
     ctx.requireIdentifier(body.name, 'name');
-    if (ctx.indexExists(body.name)) ctx.fail(`an index or relation named "${body.name}" already exists in schema "${ctx.schema}"`, 'name');
+    // An invalid index of that name on this table is the leftover of a failed concurrent build:
+    // start drops it and builds the index again (prepareConcurrentIndex).
+    const leftover = ctx.catalog.get(table.physical)?.indexes.some((i) => i.name === body.name && !i.valid) ?? false;
+    if (!leftover && ctx.indexExists(body.name)) ctx.fail(`an index or relation named "${body.name}" already exists in schema "${ctx.schema}"`, 'name');
     const columns = body.columns.map((f, i) => {
       const col = ctx.requireColumn(table, f.column, `columns[${i}].column`);
       col.indexed = true;

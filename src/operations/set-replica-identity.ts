@@ -22,6 +22,17 @@ export const setReplicaIdentity: OperationHandler<'set_replica_identity', Resolv
     if (type === 'INDEX' && ctx.tableOfIndex(body.identity.index) !== table.physical) {
       ctx.fail(`index "${body.identity.index}" is not an index of table "${body.table}"`, 'identity.index');
     }
+    if (type === 'INDEX') {
+      // What ALTER TABLE … REPLICA IDENTITY USING INDEX requires, checked here rather than failing at start.
+      const cat = ctx.catalog.get(table.physical);
+      const idx = cat?.indexes.find((i) => i.name === body.identity.index);
+      if (idx && (!idx.unique || idx.partial || idx.expression || !idx.valid || idx.columns.some((c) => !cat!.columns.find((col) => col.name === c)?.notNull))) {
+        ctx.fail(
+          `index "${idx.name}" cannot be a replica identity: it must be a valid unique index, not partial, not on expressions, over NOT NULL columns`,
+          'identity.index',
+        );
+      }
+    }
     const prev = ctx.replicaIdentityOf(table.physical);
     return {
       schema: ctx.schema,

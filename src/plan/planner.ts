@@ -5,7 +5,9 @@ import type { Migration } from '../migration/schema.js';
 import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
 import { OpContext, type DeferredCheck } from '../operations/context.js';
 import { handlers } from '../operations/registry.js';
+import { duplicatesComplete, duplicatesOf, duplicatesStart } from '../operations/shadow.js';
 import { ident, identifierFits, qualified } from '../sql/ident.js';
+import { loadScanner } from '../sql/rename-refs.js';
 import { MARKER_COLUMN, triggerFunctionName, triggerName, versionSchemaName } from './names.js';
 import { createTriggerSql, dropTriggerSql, triggerFunctionSql } from './trigger.js';
 import type { Action, BackfillStep, Plan, SqlStep, Step } from './types.js';
@@ -54,6 +56,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   if (await schemaExists(client, versionSchema)) {
     throw new StateError(`schema "${versionSchema}" already exists`, 'each migration needs a fresh version schema: rename the migration or drop that schema');
   }
+  await loadScanner();
   const catalog = await readTables(client, schema);
   const model = VirtualSchema.fromCatalog(catalog);
   const original = model.clone();
@@ -144,6 +147,18 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   ]);
   rollback.push(dropVersionSchema);
 
+  // Copies of the indexes and constraints that involve shadowed columns, per table: their NOT VALID
+  // constraints join the expand transaction, their indexes are built concurrently after the
+  // backfill; at complete they are validated, then take back their names after the swap.
+  for (const [table, sh] of ctx.shadows) {
+    const cat = catalog.get(table);
+    if (!cat) continue;
+    const dups = duplicatesOf(cat, sh.columns, sh.without);
+    const g = group(table);
+    g.start.push(...duplicatesStart(schema, table, dups));
+    g.complete.push(...duplicatesComplete(schema, table, dups));
+  }
+
   for (const [key, g] of groups) {
     const work = ctx.works.get(key);
     const tableRef = qualified(schema, key);
@@ -204,10 +219,12 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
     complete.push(...alone('cleanup', g.complete));
 
-    rollback.push(...alone('undo-build', g.rollback));
+    // User SQL is not idempotent like ours: a `down` runs only if the start steps of its `up` ran.
+    const guard = ctx.rawSql ? { onlyIfStarted: [...(inTx(startActions).length ? [`expand:${key}`] : []), ...alone('build', startActions).map((s) => s.id)] } : {};
+    rollback.push(...alone('undo-build', g.rollback).map((s) => ({ ...s, ...guard })));
     const undo = [...dropTrigger, ...inTx(g.rollback)];
     if (work?.backfill) undo.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
-    if (undo.length) rollback.push(sqlStep(`undo:${key}`, `undo ${key}`, undo));
+    if (undo.length) rollback.push({ ...sqlStep(`undo:${key}`, `undo ${key}`, undo), ...guard });
   }
 
   // Backfill first, version schema last (as pgroll does): until every existing row is filled, the

@@ -34,6 +34,8 @@ export interface SqlStep {
   /** All statements run in one transaction, together with the step's completion record. */
   transactional: boolean;
   actions: Action[];
+  /** Run only if one of these start steps ran (else skipped): a raw `down` must not run when its `up` never did. */
+  onlyIfStarted?: string[];
 }
 
 export interface BackfillStep {

@@ -44,8 +44,8 @@ const table = () =>
           name: 'users',
           oid: 1,
           columns: [
-            { name: 'id', attnum: 1, type: 'bigint', notNull: true, default: null, identity: '', generated: '' },
-            { name: 'score', attnum: 2, type: 'text', notNull: false, default: null, identity: '', generated: '' },
+            { name: 'id', attnum: 1, type: 'bigint', notNull: true, default: null, identity: '', generated: '', comment: null },
+            { name: 'score', attnum: 2, type: 'text', notNull: false, default: null, identity: '', generated: '', comment: null },
           ],
           primaryKey: ['id'],
           indexes: [],
