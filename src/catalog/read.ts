@@ -160,7 +160,19 @@ export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: 
        JOIN pg_class t ON t.oid = con.confrelid JOIN pg_namespace n ON n.oid = t.relnamespace
        JOIN pg_class src ON src.oid = con.conrelid JOIN pg_namespace sn ON sn.oid = src.relnamespace
        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY (con.confkey)
-      WHERE con.contype = 'f' AND n.nspname = $1 AND con.conrelid <> con.confrelid`,
+      WHERE con.contype = 'f' AND n.nspname = $1 AND con.conrelid <> con.confrelid
+     UNION ALL
+     -- What else DROP COLUMN refuses to drop along (a normal dependency without an automatic one):
+     -- generated columns, policies, column triggers, functions with SQL-standard bodies.
+     SELECT t.relname::text, a.attname::text, pg_describe_object(d.classid, d.objid, d.objsubid)
+       FROM pg_depend d
+       JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+      WHERE n.nspname = $1 AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND d.deptype = 'n'
+        AND d.classid NOT IN ('pg_rewrite'::regclass, 'pg_constraint'::regclass)
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d2
+                         WHERE d2.classid = d.classid AND d2.objid = d.objid AND d2.refclassid = d.refclassid
+                           AND d2.refobjid = d.refobjid AND d2.refobjsubid = d.refobjsubid AND d2.deptype IN ('a', 'i'))`,
     [schema, ignoreViewSchemas],
   );
   const columnDependents = new Map<string, string[]>();

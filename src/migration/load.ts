@@ -75,13 +75,6 @@ export function parseMigration(doc: unknown, file: string | undefined, fallbackN
         at({ operationIndex: index, operation: kindName, field: fieldPath(issue.path) || kindName }),
       );
     }
-    if (!(operationKinds as string[]).includes(kindName)) {
-      throw new InvalidInputError(
-        `operation "${kindName}" is part of pgroll's format but not supported by this version of tandem yet`,
-        at({ operationIndex: index, operation: kindName }),
-        `supported operations: ${operationKinds.join(', ')}`,
-      );
-    }
     return { kind: kindName as OperationKind, body: result.data } as Operation;
   });
   const versionSchema = raw['version_schema'] as string | undefined;

@@ -237,23 +237,8 @@ export const operationSchemas = {
 export type AnyOperationKind = keyof typeof operationSchemas;
 export const allOperationKinds = Object.keys(operationSchemas) as AnyOperationKind[];
 
-/** The operations this version of Tandem executes; the others are valid format but rejected with exit 2. */
-export const implementedOperationKinds = [
-  'create_table',
-  'add_column',
-  'drop_column',
-  'rename_column',
-  'alter_column',
-  'create_index',
-  'drop_index',
-  'drop_table',
-  'rename_table',
-  'sql',
-  'rename_constraint',
-  'set_replica_identity',
-] as const;
-export type OperationKind = (typeof implementedOperationKinds)[number];
-export const operationKinds: OperationKind[] = [...implementedOperationKinds];
+export type OperationKind = AnyOperationKind;
+export const operationKinds: OperationKind[] = allOperationKinds;
 
 export type OperationBody<K extends OperationKind> = z.infer<(typeof operationSchemas)[K]>;
 export type Operation = { [K in OperationKind]: { kind: K; body: OperationBody<K> } }[OperationKind];

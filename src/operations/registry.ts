@@ -4,7 +4,9 @@ import { alterColumn } from './alter-column.js';
 import { createTable } from './create-table.js';
 import { dropColumn } from './drop-column.js';
 import type { OperationHandler } from './handler.js';
+import { createConstraint } from './create-constraint.js';
 import { createIndex } from './create-index.js';
+import { dropConstraint, dropMultiColumnConstraint } from './drop-constraint.js';
 import { dropIndex } from './drop-index.js';
 import { dropTable } from './drop-table.js';
 import { rawSql } from './raw-sql.js';
@@ -28,4 +30,7 @@ export const handlers: { [K in OperationKind]: OperationHandler<K, any> } = {
   sql: rawSql,
   rename_constraint: renameConstraint,
   set_replica_identity: setReplicaIdentity,
+  create_constraint: createConstraint,
+  drop_constraint: dropConstraint,
+  drop_multicolumn_constraint: dropMultiColumnConstraint,
 };

@@ -1,0 +1,116 @@
+import type { OperationBody } from '../migration/schema.js';
+import { fitName } from '../plan/names.js';
+import type { Action } from '../plan/types.js';
+import { ident, qualified } from '../sql/ident.js';
+import { renameColumnRefs } from '../sql/rename-refs.js';
+import type { OpContext } from './context.js';
+import { alterTable, type OperationHandler, validateConstraint } from './handler.js';
+import { planShadow, type ShadowPlan, shadowComplete, shadowRollback, shadowStart } from './shadow.js';
+
+interface Resolved {
+  schema: string;
+  table: string;
+  body: OperationBody<'create_constraint'>;
+  shadows: ShadowPlan[];
+  /** Shadow column of each constrained column, in `columns` order. */
+  shadowColumns: string[];
+}
+
+/**
+ * The constraint goes on shadow copies of its columns, so the old version stays unconstrained:
+ * `up` maps what the old version writes into values that satisfy it. Check and foreign key are
+ * added NOT VALID and validated at complete; unique and primary key are built as indexes
+ * CONCURRENTLY and turned into constraints at complete.
+ */
+export const createConstraint: OperationHandler<'create_constraint', Resolved> = {
+  validate(body, ctx: OpContext) {
+    const table = ctx.requireTable(body.table);
+    ctx.requireIdentifier(body.name, 'name');
+    if (ctx.constraintExists(table.physical, body.name) || ctx.relationNameTaken(body.name)) ctx.fail(`the name "${body.name}" is already taken`, 'name');
+    const columns = body.columns ?? [];
+    if (columns.length === 0) ctx.fail(`a ${body.type} constraint needs "columns"`, 'columns');
+    if (body.type === 'check' && !body.check) ctx.fail('a check constraint needs "check"', 'check');
+    if (body.type === 'foreign_key' && !body.references) ctx.fail('a foreign_key constraint needs "references"', 'references');
+    if (body.type === 'foreign_key' && body.references && body.references.columns.length !== columns.length) {
+      ctx.fail('"references.columns" must name as many columns as "columns"', 'references.columns');
+    }
+    if (body.type === 'primary_key' && table.primaryKey.length) ctx.fail(`table "${body.table}" already has a primary key`, 'type');
+    for (const key of Object.keys(body.up ?? {})) if (!columns.includes(key)) ctx.fail(`"${key}" is not one of the constraint's columns`, `up.${key}`);
+    for (const key of Object.keys(body.down ?? {})) if (!columns.includes(key)) ctx.fail(`"${key}" is not one of the constraint's columns`, `down.${key}`);
+    ctx.claimRelationName(body.name);
+    const shadows = columns.map((name, i) => {
+      const column = ctx.requireColumn(table, name, `columns[${i}]`);
+      ctx.claimColumn(table, column, `columns[${i}]`);
+      const plan = planShadow(
+        ctx,
+        table,
+        column,
+        {
+          finalName: column.name,
+          type: column.type,
+          notNull: body.type === 'primary_key' ? true : !column.nullable,
+          up: body.up?.[name] ?? ident(column.name),
+          down: body.down?.[name] ?? ident(column.name),
+        },
+        `columns[${i}]`,
+      );
+      column.indexed = true;
+      return plan;
+    });
+    if (body.type === 'primary_key') table.primaryKey = shadows.map((s) => s.finalName);
+    return { schema: ctx.schema, table: table.physical, body, shadows, shadowColumns: shadows.map((s) => s.shadow) };
+  },
+
+  start(r) {
+    const b = r.body;
+    const actions: Action[] = r.shadows.flatMap(shadowStart);
+    const cols = r.shadowColumns.map(ident).join(', ');
+    const add = (clause: string, description: string) => actions.push(alterTable(r.schema, r.table, clause, 'ACCESS EXCLUSIVE', description));
+    if (b.type === 'check') {
+      let expr = b.check!;
+      r.shadows.forEach((s) => (expr = renameColumnRefs(expr, s.finalName, s.shadow)));
+      add(`ADD CONSTRAINT ${ident(b.name)} CHECK (${expr})${b.no_inherit ? ' NO INHERIT' : ''} NOT VALID`, `check ${b.name} (not valid)`);
+    } else if (b.type === 'foreign_key') {
+      const ref = b.references!;
+      let clause = `ADD CONSTRAINT ${ident(b.name)} FOREIGN KEY (${cols}) REFERENCES ${qualified(r.schema, ref.table)} (${ref.columns.map(ident).join(', ')})`;
+      if (ref.match_type) clause += ` MATCH ${ref.match_type}`;
+      if (ref.on_delete) clause += ` ON DELETE ${ref.on_delete}${ref.on_delete_set_columns?.length ? ` (${ref.on_delete_set_columns.map(ident).join(', ')})` : ''}`;
+      if (ref.on_update) clause += ` ON UPDATE ${ref.on_update}`;
+      add(`${clause} NOT VALID`, `foreign key ${b.name} (not valid)`);
+    } else {
+      const p = b.index_parameters;
+      const index = indexName(b.name);
+      actions.push({
+        sql:
+          `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(index)} ON ${qualified(r.schema, r.table)} (${cols})` +
+          `${p?.include_columns?.length ? ` INCLUDE (${p.include_columns.map(ident).join(', ')})` : ''}` +
+          `${p?.storage_parameters ? ` WITH (${p.storage_parameters})` : ''}${p?.tablespace ? ` TABLESPACE ${ident(p.tablespace)}` : ''}`,
+        lock: 'SHARE UPDATE EXCLUSIVE',
+        table: qualified(r.schema, r.table),
+        transactional: false,
+        description: `unique index for ${b.name}, concurrently`,
+        concurrentIndex: { schema: r.schema, name: index },
+      });
+    }
+    return actions;
+  },
+
+  complete(r) {
+    const b = r.body;
+    const actions: Action[] = r.shadows.flatMap(shadowComplete);
+    if (b.type === 'check' || b.type === 'foreign_key') actions.push(validateConstraint(r.schema, r.table, b.name));
+    else {
+      const kind = b.type === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
+      actions.push(alterTable(r.schema, r.table, `ADD CONSTRAINT ${ident(b.name)} ${kind} USING INDEX ${ident(indexName(b.name))}`, 'ACCESS EXCLUSIVE', `${kind.toLowerCase()} ${b.name} from its index`));
+    }
+    return actions;
+  },
+
+  rollback(r) {
+    return r.shadows.flatMap(shadowRollback);
+  },
+};
+
+function indexName(constraint: string): string {
+  return fitName(`_tandem_${constraint}`);
+}

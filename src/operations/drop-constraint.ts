@@ -1,0 +1,67 @@
+import type { OperationBody } from '../migration/schema.js';
+import type { Action } from '../plan/types.js';
+import { ident } from '../sql/ident.js';
+import type { OpContext } from './context.js';
+import type { OperationHandler } from './handler.js';
+import { planShadow, type ShadowPlan, shadowComplete, shadowRollback, shadowStart } from './shadow.js';
+
+interface Resolved {
+  table: string;
+  shadows: ShadowPlan[];
+}
+
+/**
+ * The new version writes shadow copies of the constraint's columns without the constraint;
+ * `down` maps its values into ones the old version's still-constrained columns accept. Complete
+ * swaps the shadows in, which drops the constraint with the old columns.
+ */
+function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: string) => string | undefined, down: (column: string) => string | undefined): Resolved {
+  const table = ctx.requireTable(tableName);
+  const con = ctx.catalog.get(table.physical)?.constraints.find((c) => c.name === name);
+  if (!con) ctx.fail(`constraint "${name}" does not exist on table "${tableName}"`, 'name');
+  if (con.type === 'p') ctx.fail(`"${name}" is the primary key; dropping it is not supported`, 'name');
+  if (con.type === 'n') ctx.fail(`"${name}" is a NOT NULL constraint: use alter_column with nullable: true`, 'name');
+  if (con.columns.length === 0) ctx.fail(`constraint "${name}" involves no column`, 'name');
+  const shadows = con.columns.map((physical) => {
+    const column = table.columns.find((c) => c.physical === physical);
+    if (!column) ctx.fail(`constraint "${name}" involves column "${physical}", which this migration already removed`, 'name');
+    ctx.claimColumn(table, column, 'name');
+    const d = down(column.name);
+    if (d === undefined) {
+      ctx.fail(
+        `dropping "${name}" needs \`down\` for column "${column.name}": the old version's column keeps the constraint`,
+        'down',
+        `e.g. an expression that makes any new value acceptable to "${name}"`,
+      );
+    }
+    return planShadow(ctx, table, column, {
+      finalName: column.name,
+      type: column.type,
+      notNull: !column.nullable,
+      withoutConstraint: name,
+      up: up(column.name) ?? ident(column.name),
+      down: d,
+    });
+  });
+  return { table: table.physical, shadows };
+}
+
+const phases = {
+  start: (r: Resolved): Action[] => r.shadows.flatMap(shadowStart),
+  complete: (r: Resolved): Action[] => r.shadows.flatMap(shadowComplete),
+  rollback: (r: Resolved): Action[] => r.shadows.flatMap(shadowRollback),
+};
+
+export const dropConstraint: OperationHandler<'drop_constraint', Resolved> = {
+  validate(body: OperationBody<'drop_constraint'>, ctx: OpContext) {
+    return dropOn(ctx, body.table, body.name, () => body.up, () => body.down);
+  },
+  ...phases,
+};
+
+export const dropMultiColumnConstraint: OperationHandler<'drop_multicolumn_constraint', Resolved> = {
+  validate(body: OperationBody<'drop_multicolumn_constraint'>, ctx: OpContext) {
+    return dropOn(ctx, body.table, body.name, (c) => body.up?.[c], (c) => body.down[c]);
+  },
+  ...phases,
+};
