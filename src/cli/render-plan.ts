@@ -2,7 +2,7 @@ import type { Plan, Step } from '../plan/types.js';
 
 function renderStep(step: Step, index: number): string {
   if (step.kind === 'backfill') {
-    return `  ${index + 1}. ${step.description}: batches keyed on (${step.keyColumns.join(', ')}), ~${Math.round(step.estimatedRows)} rows, ROW EXCLUSIVE, one transaction per batch`;
+    return `  ${index + 1}. ${step.description}: ${step.keyColumns.length ? `batches keyed on (${step.keyColumns.join(', ')})` : 'batches by ctid ranges (no primary or unique not-null key)'}, ~${Math.round(step.estimatedRows)} rows, ROW EXCLUSIVE, one transaction per batch`;
   }
   if (step.kind === 'version-schema') return `  ${index + 1}. ${step.description} (one transaction; views made after the raw SQL ran)`;
   const head = `  ${index + 1}. ${step.description} (${step.transactional ? 'one transaction' : 'no transaction'})`;

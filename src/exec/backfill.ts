@@ -21,6 +21,7 @@ interface Checkpoint {
  * in a deadlock; they are revisited after the pass.
  */
 export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<void> {
+  if (step.keyColumns.length === 0) return runCtidBackfill(ctx, step);
   const { client, options, reporter } = ctx;
   const table = qualified(step.schema, step.table);
   const keys = step.keyColumns.map(ident);
@@ -128,6 +129,86 @@ export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<
     if (round > 10_000) throw new ExecutionError(`backfill of ${step.table}: rows stayed locked by other transactions`, { table: step.table });
   }
 
+  await client.query(
+    `UPDATE tandem.backfill_checkpoints SET done = true, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
+    [ctx.migrationId, step.table],
+  );
+  reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, true);
+}
+
+/**
+ * Tables with no primary or unique not-null key: batches over ranges of heap pages (TID range
+ * scans, PostgreSQL 14+), the checkpoint being the next page. Correct under concurrent writes
+ * because every write through the trigger marks its row: rows moved or inserted by traffic are
+ * already in sync, rows moved by the backfill itself are marked. The pass runs until it reaches
+ * the table's current end; then a sweep picks up rows that were locked by others when passed.
+ */
+async function runCtidBackfill(ctx: RunContext, step: BackfillStep): Promise<void> {
+  const { client, options, reporter } = ctx;
+  const table = qualified(step.schema, step.table);
+  const marker = ident(step.markerColumn);
+  await client.query(
+    `INSERT INTO tandem.backfill_checkpoints (migration_id, table_name, slice, key_columns)
+     VALUES ($1, $2, 0, '{ctid}') ON CONFLICT DO NOTHING`,
+    [ctx.migrationId, step.table],
+  );
+  const cp = (
+    await client.query<Checkpoint>(
+      `SELECT last_key, rows_done::text, batches::text, done FROM tandem.backfill_checkpoints WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
+      [ctx.migrationId, step.table],
+    )
+  ).rows[0]!;
+  if (cp.done) return;
+  let page = cp.last_key ? Number(cp.last_key[0]) : 0;
+  let rowsDone = Number(cp.rows_done);
+  const sizing = await client.query<{ pages: string; per_page: number }>(
+    `SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::text AS pages,
+            greatest(1, coalesce(c.reltuples / nullif(c.relpages, 0), 100))::float8 AS per_page
+       FROM pg_class c WHERE c.oid = $1::regclass`,
+    [table],
+  );
+  const pagesPerBatch = Math.max(1, Math.floor(options.batchSize / sizing.rows[0]!.per_page));
+  const pagesNow = async () =>
+    Number((await client.query<{ pages: string }>(`SELECT (pg_relation_size($1::regclass) / current_setting('block_size')::int)::text AS pages`, [table])).rows[0]!.pages);
+  let end = Number(sizing.rows[0]!.pages);
+  const touch = (where: string, params: unknown[]) =>
+    inBatchTransaction(ctx, async () => {
+      const r = await client.query<{ n: number }>(
+        `WITH upd AS (
+           UPDATE ${table} SET ${marker} = true
+            WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${table} WHERE ${where} AND ${marker} IS NOT TRUE FOR UPDATE SKIP LOCKED))
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM upd`,
+        params,
+      );
+      return r.rows[0]!.n;
+    });
+  for (;;) {
+    while (page < end) {
+      const next = page + pagesPerBatch;
+      const n = await touch(`ctid >= format('(%s,0)', $1::bigint)::tid AND ctid < format('(%s,0)', $2::bigint)::tid`, [page, next]);
+      page = next;
+      rowsDone += n;
+      await client.query(
+        `UPDATE tandem.backfill_checkpoints SET last_key = $3, rows_done = rows_done + $4, batches = batches + 1, updated_at = now()
+          WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
+        [ctx.migrationId, step.table, [String(page)], n],
+      );
+      reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, false);
+      if (options.batchDelayMs > 0) await sleep(options.batchDelayMs);
+    }
+    const grown = await pagesNow();
+    if (grown <= end) break;
+    end = grown;
+  }
+  // Rows that application transactions held locked as the pass went by.
+  for (let round = 0; ; round++) {
+    const left = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${marker} IS NOT TRUE`)).rows[0]!.n;
+    if (left === 0) break;
+    rowsDone += await touch('true', []);
+    await sleep(Math.min(1000, 20 * 2 ** Math.min(round, 6)));
+    if (round > 10_000) throw new ExecutionError(`backfill of ${step.table}: rows stayed locked by other transactions`, { table: step.table });
+  }
   await client.query(
     `UPDATE tandem.backfill_checkpoints SET done = true, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
     [ctx.migrationId, step.table],

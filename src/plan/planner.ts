@@ -77,17 +77,6 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       'move the other operations to their own migration',
     );
   }
-  for (const work of ctx.works.values()) {
-    const table = byPhysical(model, work.table)!;
-    if (work.backfill && table.primaryKey.length === 0 && table.uniqueNotNullKey.length === 0) {
-      const op = migration.operations.findIndex((o) => 'table' in o.body && o.body.table === work.table);
-      throw new InvalidInputError(
-        `table "${work.table}" has neither a primary key nor a unique not-null key to backfill by`,
-        { ...fileLoc, operationIndex: op, operation: migration.operations[op]!.kind, field: 'table' },
-        'add a primary key first; tables without one are not supported by this version yet',
-      );
-    }
-  }
   // A rename or drop only hides a column until complete: its physical name is not free before.
   for (const { kind, index, r } of resolved) {
     if (kind !== 'add_column') continue;
@@ -187,7 +176,9 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       );
       dropTrigger = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
       if (work.backfill) {
-        const table = byPhysical(model, key)!;
+        // Keyed as the table is now (the key a create_constraint adds only exists after complete);
+        // with no primary or unique not-null key, the backfill walks the table by ctid ranges.
+        const table = byPhysical(original, key)!;
         const keyColumns = table.primaryKey.length ? table.primaryKey : table.uniqueNotNullKey;
         const cat = catalog.get(key)!;
         backfills.push({

@@ -44,7 +44,7 @@ export interface BackfillStep {
   description: string;
   schema: string;
   table: string;
-  /** Physical key columns the batches are keyed on (primary key or unique not-null key). */
+  /** Physical key columns the batches are keyed on (primary key or unique not-null key); [] walks the table by ctid. */
   keyColumns: string[];
   keyTypes: string[];
   /** Column that marks rows already in sync (written through the trigger). */
