@@ -97,16 +97,6 @@ export function walk(root: unknown, fn: (kind: string, value: Record<string, unk
   return false;
 }
 
-/** The smallest `location` of any node below root (or undefined): where an expression starts. */
-export function firstLocation(root: unknown): number | undefined {
-  let min: number | undefined;
-  walk(root, (_k, v) => {
-    const loc = v['location'];
-    if (typeof loc === 'number' && loc >= 0 && (min === undefined || loc < min)) min = loc;
-  });
-  return min;
-}
-
 /** A type as PostgreSQL's catalog names it: canonical name, modifiers, array or not. */
 export interface NormalType {
   name: string;

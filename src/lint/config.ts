@@ -9,22 +9,24 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
 import { isRuleId, metaRules } from './rules/index.js';
 import type { RuleLevel } from './types.js';
 
 export const DEFAULT_CONFIG_FILES = ['.tandemlint.json', 'tandem-lint.yaml', 'tandem-lint.yml'];
 
-const ConfigSchema = z
-  .object({
-    pgVersion: z.number().int().min(9).max(99).optional(),
-    assumeInTransaction: z.boolean().optional(),
-    rules: z.record(z.string(), z.enum(['error', 'warning', 'off'])).optional(),
-    exclude: z.array(z.string()).optional(),
-  })
-  .strict();
+// zod and yaml load only when there is a config file: most runs have none.
+async function configSchema() {
+  const { z } = await import('zod');
+  return z
+    .object({
+      pgVersion: z.number().int().min(9).max(99).optional(),
+      assumeInTransaction: z.boolean().optional(),
+      rules: z.record(z.string(), z.enum(['error', 'warning', 'off'])).optional(),
+      exclude: z.array(z.string()).optional(),
+    })
+    .strict();
+}
 
 export interface LintConfig {
   file?: string;
@@ -46,13 +48,13 @@ export async function loadConfig(explicit: string | undefined, cwd = process.cwd
   }
   let raw: unknown;
   try {
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+    raw = /\.json$/i.test(file) ? JSON.parse(text) : (await import('yaml')).parse(text);
   } catch (err) {
     throw new InvalidInputError(`lint config is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { file }, undefined, {
       cause: err,
     });
   }
-  const parsed = ConfigSchema.safeParse(raw ?? {});
+  const parsed = (await configSchema()).safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new InvalidInputError(issue.message, { file, field: issue.path.join('.') }, 'keys: pgVersion, assumeInTransaction, rules, exclude');

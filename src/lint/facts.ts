@@ -319,7 +319,7 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
     for (const c of cmds) {
       const con = as(c.def, 'Constraint');
       const col = as(c.def, 'ColumnDef');
-      const fkTargets = con ? foreignKeyTargets([con]) : col ? foreignKeyTargets(col.constraints?.map((n) => as(n, 'Constraint')).filter((x): x is Constraint => !!x) ?? []) : [];
+      const fkTargets = foreignKeyTargets(con ? [con] : col ? constraintsOf(col) : []);
       for (const t of fkTargets) lock(t, LockMode.ShareRowExclusive);
     }
     if (rel) {
@@ -478,7 +478,8 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
   if (ins) {
     const rel = rv(ins.relation);
     lock(rel, LockMode.RowExclusive);
-    if (rel && hasFrom(ins.selectStmt)) heavy(rel, `copies rows into ${displayRel(rel)}`);
+    // INSERT … SELECT reads other tables even when the target is new.
+    if (rel && hasFrom(ins.selectStmt)) heavy(file.isNew(rel) ? undefined : rel, `copies rows into ${displayRel(rel)}`);
     return finish();
   }
   const merge = as(node, 'MergeStmt');

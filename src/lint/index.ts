@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { connect, redactUrl } from '../db/connection.js';
 import { InvalidInputError } from '../errors.js';
 import { lintText } from './analyze.js';
 import { readCatalog } from './catalog.js';
@@ -15,6 +14,7 @@ import { formatHuman, formatHumanFile, formatHumanFooter, shouldColor } from './
 import { formatJson } from './format/json.js';
 import { formatSarif } from './format/sarif.js';
 import { metaRules, ruleIds, rules } from './rules/index.js';
+import { lintInParallel, parallelism } from './parallel.js';
 import { loadParser } from './source.js';
 import type { Catalog, FileResult, LintOptions, LintReport, RuleLevel } from './types.js';
 
@@ -98,6 +98,7 @@ export async function runLint(opts: LintRunOptions): Promise<LintReport> {
 
   let catalog: Catalog | undefined;
   if (opts.databaseUrl) {
+    const { connect, redactUrl } = await import('../db/connection.js'); // pg: only in schema-aware mode
     const client = await connect(opts.databaseUrl, 'tandem-lint');
     try {
       catalog = await readCatalog(client, opts.defaultSchema ?? 'public');
@@ -124,12 +125,19 @@ export async function runLint(opts: LintRunOptions): Promise<LintReport> {
     }
   }
   const lib = await parserReady;
-  const results: FileResult[] = files.map((file, i) => {
-    const r = lintText(lib, texts[i]!, file === '-' ? '<stdin>' : file, lintOpts);
-    texts[i] = '';
-    opts.onFile?.(r);
-    return r;
-  });
+  const names = files.map((f) => (f === '-' ? '<stdin>' : f));
+  const lintOne = (i: number) => lintText(lib, texts[i]!, names[i]!, lintOpts);
+  const emit = (r: FileResult) => opts.onFile?.(r);
+  let results: FileResult[];
+  if (parallelism(files.length)) results = (await lintInParallel(names, texts, lintOpts, lintOne, emit)).results;
+  else {
+    results = files.map((_, i) => {
+      const r = lintOne(i);
+      texts[i] = '';
+      emit(r);
+      return r;
+    });
+  }
   return summarize(results, pgVersion, catalog !== undefined);
 }
 

@@ -154,7 +154,7 @@ export function blankPsqlMetaCommands(text: string): string {
 export function parseSource(lib: LibPgQuery, src: SourceText, parseText: string): ParseOutcome {
   let result: ParseResult;
   try {
-    if (parseText.trim() === '') return { ok: true, statements: [] };
+    if (!/\S/.test(parseText)) return { ok: true, statements: [] };
     result = lib.parseSync(parseText);
   } catch (err) {
     const details = (err as { sqlDetails?: { cursorPosition?: number; message?: string } }).sqlDetails;

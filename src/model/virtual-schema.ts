@@ -6,6 +6,8 @@ import type { CatalogTable } from '../catalog/read.js';
  * one after another, so later operations see what earlier ones did.
  */
 export interface VColumn {
+  /** Identity of the logical column across the operations of a migration (renames, shadows). */
+  id: number;
   name: string;
   physical: string;
   type: string;
@@ -15,7 +17,7 @@ export interface VColumn {
   indexed: boolean;
   /** Values come from an identity, a generation expression or a sequence (serial): not a plain default. */
   generatedBy?: 'identity' | 'expression' | 'sequence';
-  /** Touched by an operation of this migration (a second touch is not supported yet). */
+  /** Created by an operation of this migration (in a table created by it): changed in place, not shadowed. */
   touchedBy?: number;
 }
 
@@ -33,6 +35,11 @@ export interface VTable {
 
 export class VirtualSchema {
   readonly tables = new Map<string, VTable>();
+  private nextId = 1;
+
+  newColumnId(): number {
+    return this.nextId++;
+  }
 
   static fromCatalog(tables: Map<string, CatalogTable>): VirtualSchema {
     const vs = new VirtualSchema();
@@ -48,6 +55,7 @@ export class VirtualSchema {
         name: t.name,
         physical: t.name,
         columns: t.columns.map((c) => ({
+          id: vs.newColumnId(),
           name: c.name,
           physical: c.name,
           type: c.type,
@@ -68,6 +76,7 @@ export class VirtualSchema {
   clone(): VirtualSchema {
     const copy = new VirtualSchema();
     for (const [k, t] of this.tables) copy.tables.set(k, { ...t, columns: t.columns.map((c) => ({ ...c })) });
+    copy.nextId = this.nextId;
     return copy;
   }
 

@@ -3,6 +3,7 @@ import { notNullCheckName } from '../plan/names.js';
 import type { Action } from '../plan/types.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { checkClause, referencesClause } from './column-sql.js';
+import type { VColumn, VTable } from '../model/virtual-schema.js';
 import type { OpContext } from './context.js';
 import { alterTable, isConstantDefault, type OperationHandler, validateConstraint } from './handler.js';
 
@@ -14,6 +15,8 @@ interface Resolved {
   notNullViaCheck: boolean;
   /** A literal default goes with ADD COLUMN (no rewrite); anything else is set after and backfilled. */
   inlineDefault: boolean;
+  /** The column and table in the model: a later operation may rename or drop the column. */
+  model: { table: VTable; column: VColumn };
 }
 
 const serialTypes = /^\s*(small|big)?serial\d?\s*$/i;
@@ -47,25 +50,24 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
     const inlineDefault = hasDefault && body.up === undefined && isConstantDefault(col.default!);
     const notNullViaCheck = !nullable && !inlineDefault;
     // A table created by this migration has no rows yet and no old version: nothing to sync or backfill.
-    if (!inlineDefault && (body.up !== undefined || hasDefault) && !table.createdByMigration) {
-      const work = ctx.work(table);
-      work.backfill = true;
-      // The old version never writes this column: fill it from `up` (or the default for old rows).
-      work.up.push({
-        target: col.name,
-        expression: body.up ?? `coalesce(NEW.${ident(col.name)}, ${col.default})`,
-      });
-    }
-    table.columns.push({
+    const column = {
+      id: ctx.model.newColumnId(),
       name: col.name,
       physical: col.name,
       type: col.type,
       nullable,
       default: col.default ?? null,
       indexed: false,
-      touchedBy: ctx.index,
-    });
-    return { schema: ctx.schema, table: table.physical, column: col, notNullViaCheck, inlineDefault };
+    };
+    table.columns.push(column);
+    ctx.touch(table);
+    if (!table.createdByMigration) ctx.addedPhysical(table.physical, col.name);
+    if (!inlineDefault && (body.up !== undefined || hasDefault) && !table.createdByMigration) {
+      ctx.work(table).backfill = true;
+      // The old version never writes this column: fill it from `up` (or the default for old rows).
+      ctx.assignUp(table, column, body.up ?? `coalesce(NEW.${ident(col.name)}, ${col.default})`);
+    }
+    return { schema: ctx.schema, table: table.physical, column: col, notNullViaCheck, inlineDefault, model: { table, column } };
   },
 
   start(r) {
@@ -109,7 +111,9 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
   },
 
   complete(r) {
-    const name = ident(r.column.name);
+    // Under the name it ends with (a later rename_column), and nothing if a later operation dropped it.
+    if (!r.model.table.columns.includes(r.model.column)) return [];
+    const name = ident(r.model.column.name);
     const actions: Action[] = [];
     const validate = (constraint: string) => validateConstraint(r.schema, r.table, constraint);
     if (r.column.check) actions.push(validate(r.column.check.name));

@@ -2,25 +2,23 @@ import type { OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import type { OpContext } from './context.js';
-import { alterTable, type OperationHandler } from './handler.js';
-import { planShadow, type ShadowPlan, shadowComplete, shadowRollback, shadowStart } from './shadow.js';
+import type { OperationHandler } from './handler.js';
+import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
 
 interface InPlace {
   schema: string;
   table: string;
   physical: string;
-  finalName: string;
-  /** New default / comment set on the column itself at start; the old ones come back on rollback. */
-  default?: { to: string | null; from: string | null };
+  /** New comment set on the column itself at start; the old one comes back on rollback. */
   comment?: { to: string | null; from: string | null };
 }
 
 /** `table` (physical) groups this operation's statements with the table's others. */
-type Resolved = { table: string } & ({ shadow: ShadowPlan } | { inPlace: InPlace });
+type Resolved = { table: string } & ({ shadow: ShadowRef } | { inPlace: InPlace });
 
 /**
- * A rename, a default or a comment changes the column in place (the rename only in the new
- * version's view until complete). A change of type, nullability, or a new check, unique or
+ * A rename or a comment changes the column in place (the rename only in the new version's view
+ * until complete). A change of type, nullability or default, or a new check, unique or
  * foreign key goes through a shadow column with the new definition: the sync trigger keeps both
  * in step (`up` old→new, `down` new→old), the backfill fills existing rows, and complete swaps
  * the shadow in, with copies of the column's indexes and constraints.
@@ -39,16 +37,14 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
     if (body.nullable === false && !column.nullable) ctx.fail(`column "${column.name}" is already NOT NULL`, 'nullable');
     if (body.nullable === true && column.nullable) ctx.fail(`column "${column.name}" is already nullable`, 'nullable');
 
-    const needsShadow = ['type', 'nullable', 'check', 'unique', 'references'].some((f) => body[f as keyof typeof body] !== undefined);
+    // A default goes on the shadow too: changed in place at start, the old version would lose the
+    // default it inserts with (dropping the default of a NOT NULL column makes its inserts fail).
+    const needsShadow = ['type', 'nullable', 'default', 'check', 'unique', 'references'].some((f) => body[f as keyof typeof body] !== undefined);
     if (!needsShadow) {
       if (body.up !== undefined || body.down !== undefined) ctx.fail('this change needs no up/down', body.up !== undefined ? 'up' : 'down');
       const original = ctx.catalog.get(table.physical)?.columns.find((c) => c.name === column.physical);
-      const inPlace: InPlace = { schema: ctx.schema, table: table.physical, physical: column.physical, finalName };
-      if (body.default !== undefined) {
-        if (body.default !== null) ctx.checkExpression(body.default, 'none', undefined, column.type, 'default');
-        inPlace.default = { to: body.default, from: column.default };
-        column.default = body.default;
-      }
+      const inPlace: InPlace = { schema: ctx.schema, table: table.physical, physical: column.physical };
+      ctx.touch(table);
       if (body.comment !== undefined) inPlace.comment = { to: body.comment, from: original?.comment ?? null };
       column.name = finalName;
       return { table: table.physical, inPlace };
@@ -90,32 +86,22 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
   },
 
   start(r) {
-    if ('shadow' in r) return shadowStart(r.shadow);
+    if ('shadow' in r) return shadowPhases.start(r.shadow);
     const p = r.inPlace;
     const actions: Action[] = [];
-    if (p.default) {
-      const clause = p.default.to === null ? 'DROP DEFAULT' : `SET DEFAULT ${p.default.to}`;
-      actions.push(alterTable(p.schema, p.table, `ALTER COLUMN ${ident(p.physical)} ${clause}`, 'ACCESS EXCLUSIVE', 'change the default'));
-    }
     if (p.comment) actions.push(commentOn(p, p.comment.to));
     return actions;
   },
 
   complete(r) {
-    if ('shadow' in r) return shadowComplete(r.shadow);
-    const p = r.inPlace;
-    if (p.physical === p.finalName) return [];
-    return [alterTable(p.schema, p.table, `RENAME COLUMN ${ident(p.physical)} TO ${ident(p.finalName)}`, 'ACCESS EXCLUSIVE', `rename ${p.physical} to ${p.finalName}`)];
+    // Renames happen with the table's other column swaps (the planner's contract step).
+    return 'shadow' in r ? shadowPhases.complete(r.shadow) : [];
   },
 
   rollback(r) {
-    if ('shadow' in r) return shadowRollback(r.shadow);
+    if ('shadow' in r) return shadowPhases.rollback(r.shadow);
     const p = r.inPlace;
     const actions: Action[] = [];
-    if (p.default) {
-      const clause = p.default.from === null ? 'DROP DEFAULT' : `SET DEFAULT ${p.default.from}`;
-      actions.push(alterTable(p.schema, p.table, `ALTER COLUMN ${ident(p.physical)} ${clause}`, 'ACCESS EXCLUSIVE', 'restore the default'));
-    }
     if (p.comment) actions.push(commentOn(p, p.comment.from));
     return actions;
   },

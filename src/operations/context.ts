@@ -1,31 +1,53 @@
 import type { CatalogTable, SchemaInfo } from '../catalog/read.js';
+import type { ShadowPlan } from './shadow.js';
 import { InvalidInputError } from '../errors.js';
 import { findColumn, type VColumn, type VirtualSchema, type VTable } from '../model/virtual-schema.js';
 import { identifierFits } from '../sql/ident.js';
 
-/** `NEW.<target> := (<expression>)` inside the table's sync trigger. */
-export interface Assignment {
-  target: string;
+/** A column as one stage of the migration sees it. */
+export interface StageColumn {
+  id: number;
+  name: string;
+  physical: string;
+  type: string;
+}
+
+/** A value an operation gives a column, as an SQL expression over the columns of a stage. */
+export interface ColumnValue {
+  id: number;
   expression: string;
+}
+
+/**
+ * One operation's effect on a table: the columns after it, `up` values for columns after it
+ * (computed from the columns before it, for rows the old version writes), and `down` values for
+ * columns before it (computed from the columns after it, for rows the new version writes).
+ */
+export interface Stage {
+  columns: StageColumn[];
+  up: ColumnValue[];
+  down: ColumnValue[];
 }
 
 /** Everything one migration does to one existing table, gathered across its operations. */
 export interface TableWork {
   table: string;
-  /** Applied when the old version writes a row, and by the backfill. Expressions see old column names. */
-  up: Assignment[];
-  /** Applied when the new version writes a row. Expressions see new column names. */
-  down: Assignment[];
+  stages: Stage[];
   backfill: boolean;
+}
+
+export function snapshot(table: VTable): StageColumn[] {
+  return table.columns.map((c) => ({ id: c.id, name: c.name, physical: c.physical, type: c.type }));
 }
 
 /** An SQL expression or type to check against the database before anything is changed. */
 export interface DeferredCheck {
   kind: 'type' | 'expression' | 'statement';
   sql: string;
-  /** For expressions: which version's columns it sees; 'none' for defaults. */
+  /** For expressions: which columns it sees (the table before or after its operation); 'none' for defaults. */
   scope: 'old' | 'new' | 'none';
   table?: string;
+  columns?: { name: string; type: string }[];
   resultType?: string;
   operationIndex: number;
   operation: string;
@@ -42,6 +64,8 @@ export class OpContext {
   private readonly claimedNames = new Set<string>();
   /** Per table: old physical column → its shadow, and constraints the new version drops. */
   readonly shadows = new Map<string, { columns: Map<string, string>; without: Set<string> }>();
+  /** Shadow plans by column id, so a later operation on the same column changes the same shadow. */
+  readonly shadowPlans = new Map<number, ShadowPlan>();
 
   constructor(
     readonly schema: string,
@@ -52,7 +76,19 @@ export class OpContext {
     readonly info: SchemaInfo = { relationNames: new Set(), replicaIdentity: new Map(), dependents: new Map(), columnDependents: new Map() },
   ) {}
 
+  private readonly created = new Map<string, string[]>();
+
+  /** Physical columns this migration adds to an existing table (added columns, shadows). */
+  createdPhysicals(table: string): string[] {
+    return this.created.get(table) ?? [];
+  }
+
+  addedPhysical(table: string, column: string): void {
+    this.created.set(table, [...this.createdPhysicals(table), column]);
+  }
+
   shadowed(table: string, column: string, shadow: string, withoutConstraint?: string): void {
+    if (!this.createdPhysicals(table).includes(shadow)) this.addedPhysical(table, shadow);
     let s = this.shadows.get(table);
     if (!s) this.shadows.set(table, (s = { columns: new Map(), without: new Set() }));
     s.columns.set(column, shadow);
@@ -157,33 +193,74 @@ export class OpContext {
     if (name.startsWith('_tandem_')) this.fail(`names starting with "_tandem_" are reserved for tandem`, field);
   }
 
-  /** One operation per column per migration in this version; chaining several is not supported yet. */
+  /**
+   * Operations chain on a column (a rename, then a type change…), except on tables this same
+   * migration creates, whose columns are defined by create_table.
+   */
   claimColumn(table: VTable, column: VColumn, field: string): void {
-    if (column.touchedBy !== undefined) {
+    if (table.createdByMigration) {
       this.fail(
-        `column "${column.name}" of table "${table.name}" is already changed by operations[${column.touchedBy}] of this migration`,
+        `column "${column.name}" belongs to table "${table.name}", which this migration creates`,
         field,
-        'combine the changes into one alter_column (it takes name, type and nullable together), or split them into two migrations',
+        'define the column as wanted in create_table',
       );
     }
-    column.touchedBy = this.index;
+    this.touch(table);
   }
 
   work(table: VTable): TableWork {
     let w = this.works.get(table.physical);
     if (!w) {
-      w = { table: table.physical, up: [], down: [], backfill: false };
+      w = { table: table.physical, stages: [], backfill: false };
       this.works.set(table.physical, w);
     }
     return w;
+  }
+
+  private pending = new Map<VTable, { up: ColumnValue[]; down: ColumnValue[] }>();
+  private pendingChecks: { check: DeferredCheck; table: VTable }[] = [];
+
+  private pendingFor(table: VTable) {
+    let p = this.pending.get(table);
+    if (!p) this.pending.set(table, (p = { up: [], down: [] }));
+    return p;
+  }
+
+  /** For rows the old version writes (and the backfill): `column` gets `expression`, over the columns before this operation. */
+  assignUp(table: VTable, column: VColumn, expression: string): void {
+    this.pendingFor(table).up.push({ id: column.id, expression });
+  }
+
+  /** For rows the new version writes: `column` as it was before this operation gets `expression`, over the columns after it. */
+  assignDown(table: VTable, column: VColumn, expression: string): void {
+    this.pendingFor(table).down.push({ id: column.id, expression });
+  }
+
+  /** Marks a table as changed by the current operation (so its columns after it are recorded). */
+  touch(table: VTable): void {
+    if (!table.createdByMigration) this.pendingFor(table);
+  }
+
+  /** Called after each operation: records a stage for every table it changed. */
+  endOperation(): void {
+    for (const [table, p] of this.pending) {
+      this.work(table).stages.push({ columns: snapshot(table), up: p.up, down: p.down });
+    }
+    for (const { check, table } of this.pendingChecks) check.columns = snapshot(table);
+    this.pending.clear();
+    this.pendingChecks = [];
   }
 
   checkType(type: string, field: string): void {
     this.checks.push({ kind: 'type', sql: type, scope: 'none', operationIndex: this.index, operation: this.operation, field });
   }
 
+  /**
+   * `scope` 'old': the expression sees the table's columns as they are now (before this operation
+   * changes them); 'new': as they are after this operation; 'none': no columns (defaults).
+   */
   checkExpression(sql: string, scope: 'old' | 'new' | 'none', table: string | undefined, resultType: string, field: string): void {
-    this.checks.push({
+    const check: DeferredCheck = {
       kind: 'expression',
       sql,
       scope,
@@ -192,6 +269,10 @@ export class OpContext {
       operationIndex: this.index,
       operation: this.operation,
       field,
-    });
+    };
+    const t = table !== undefined ? this.model.table(table) : undefined;
+    if (t && scope === 'old') check.columns = snapshot(t);
+    if (t && scope === 'new') this.pendingChecks.push({ check, table: t });
+    this.checks.push(check);
   }
 }

@@ -5,15 +5,17 @@ import { ident, qualified } from '../sql/ident.js';
 import { renameColumnRefs } from '../sql/rename-refs.js';
 import type { OpContext } from './context.js';
 import { alterTable, type OperationHandler, validateConstraint } from './handler.js';
-import { planShadow, type ShadowPlan, shadowComplete, shadowRollback, shadowStart } from './shadow.js';
+import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
 
 interface Resolved {
   schema: string;
   table: string;
   body: OperationBody<'create_constraint'>;
-  shadows: ShadowPlan[];
+  shadows: ShadowRef[];
   /** Shadow column of each constrained column, in `columns` order. */
   shadowColumns: string[];
+  /** The check expression over the shadow columns. */
+  check: string | undefined;
 }
 
 /**
@@ -57,19 +59,18 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
       column.indexed = true;
       return plan;
     });
-    if (body.type === 'primary_key') table.primaryKey = shadows.map((s) => s.finalName);
-    return { schema: ctx.schema, table: table.physical, body, shadows, shadowColumns: shadows.map((s) => s.shadow) };
+    let check = body.check;
+    columns.forEach((name, i) => (check = check === undefined ? undefined : renameColumnRefs(check, name, shadows[i]!.plan.shadow)));
+    return { schema: ctx.schema, table: table.physical, body, shadows, shadowColumns: shadows.map((s) => s.plan.shadow), check };
   },
 
   start(r) {
     const b = r.body;
-    const actions: Action[] = r.shadows.flatMap(shadowStart);
+    const actions: Action[] = r.shadows.flatMap(shadowPhases.start);
     const cols = r.shadowColumns.map(ident).join(', ');
     const add = (clause: string, description: string) => actions.push(alterTable(r.schema, r.table, clause, 'ACCESS EXCLUSIVE', description));
     if (b.type === 'check') {
-      let expr = b.check!;
-      r.shadows.forEach((s) => (expr = renameColumnRefs(expr, s.finalName, s.shadow)));
-      add(`ADD CONSTRAINT ${ident(b.name)} CHECK (${expr})${b.no_inherit ? ' NO INHERIT' : ''} NOT VALID`, `check ${b.name} (not valid)`);
+      add(`ADD CONSTRAINT ${ident(b.name)} CHECK (${r.check})${b.no_inherit ? ' NO INHERIT' : ''} NOT VALID`, `check ${b.name} (not valid)`);
     } else if (b.type === 'foreign_key') {
       const ref = b.references!;
       let clause = `ADD CONSTRAINT ${ident(b.name)} FOREIGN KEY (${cols}) REFERENCES ${qualified(r.schema, ref.table)} (${ref.columns.map(ident).join(', ')})`;
@@ -97,7 +98,7 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
 
   complete(r) {
     const b = r.body;
-    const actions: Action[] = r.shadows.flatMap(shadowComplete);
+    const actions: Action[] = r.shadows.flatMap(shadowPhases.complete);
     if (b.type === 'check' || b.type === 'foreign_key') actions.push(validateConstraint(r.schema, r.table, b.name));
     else {
       const kind = b.type === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
@@ -107,7 +108,7 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
   },
 
   rollback(r) {
-    return r.shadows.flatMap(shadowRollback);
+    return r.shadows.flatMap(shadowPhases.rollback);
   },
 };
 

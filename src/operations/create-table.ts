@@ -51,6 +51,7 @@ export const createTable: OperationHandler<'create_table', Resolved> = {
       name: body.name,
       physical: body.name,
       columns: body.columns.map((c) => ({
+        id: ctx.model.newColumnId(),
         name: c.name,
         physical: c.name,
         type: c.type,

@@ -1,13 +1,7 @@
-import { alterTable, type OperationHandler } from './handler.js';
+import type { OperationHandler } from './handler.js';
 import type { OpContext } from './context.js';
-import { ident } from '../sql/ident.js';
 
-interface Resolved {
-  schema: string;
-  table: string;
-  physical: string;
-  name: string;
-}
+type Resolved = { table: string };
 
 /** Hidden from the new version at start; dropped at complete. `down` fills it for rows the new version writes. */
 export const dropColumn: OperationHandler<'drop_column', Resolved> = {
@@ -22,7 +16,7 @@ export const dropColumn: OperationHandler<'drop_column', Resolved> = {
     if (table.columns.length === 1) ctx.fail(`column "${column.name}" is the only column of "${table.name}"`, 'column');
     if (body.down !== undefined) {
       ctx.checkExpression(body.down, 'new', table.name, column.type, 'down');
-      ctx.work(table).down.push({ target: column.physical, expression: body.down });
+      ctx.assignDown(table, column, body.down);
     } else if (!column.nullable && column.default === null) {
       ctx.fail(
         `column "${column.name}" is NOT NULL without a default: rows inserted by the new version would be rejected`,
@@ -31,16 +25,17 @@ export const dropColumn: OperationHandler<'drop_column', Resolved> = {
       );
     }
     table.columns = table.columns.filter((c) => c !== column);
-    return { schema: ctx.schema, table: table.physical, physical: column.physical, name: column.name };
+    return { table: table.physical };
   },
 
   start() {
     return [];
   },
 
-  complete(r) {
-    // The old version's views, the only readers of the column, are dropped before this runs.
-    return [alterTable(r.schema, r.table, `DROP COLUMN ${ident(r.physical)}`, 'ACCESS EXCLUSIVE', `drop column ${r.name}`)];
+  complete() {
+    // Dropped with the table's other column swaps (the planner's contract step), once the old
+    // version's views, the only readers of the column, are gone.
+    return [];
   },
 
   rollback() {

@@ -3,11 +3,11 @@ import type { Action } from '../plan/types.js';
 import { ident } from '../sql/ident.js';
 import type { OpContext } from './context.js';
 import type { OperationHandler } from './handler.js';
-import { planShadow, type ShadowPlan, shadowComplete, shadowRollback, shadowStart } from './shadow.js';
+import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
 
 interface Resolved {
   table: string;
-  shadows: ShadowPlan[];
+  shadows: ShadowRef[];
 }
 
 /**
@@ -47,9 +47,9 @@ function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: st
 }
 
 const phases = {
-  start: (r: Resolved): Action[] => r.shadows.flatMap(shadowStart),
-  complete: (r: Resolved): Action[] => r.shadows.flatMap(shadowComplete),
-  rollback: (r: Resolved): Action[] => r.shadows.flatMap(shadowRollback),
+  start: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.start),
+  complete: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.complete),
+  rollback: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.rollback),
 };
 
 export const dropConstraint: OperationHandler<'drop_constraint', Resolved> = {

@@ -1,13 +1,7 @@
-import { ident } from '../sql/ident.js';
 import type { OpContext } from './context.js';
-import { alterTable, type OperationHandler } from './handler.js';
+import type { OperationHandler } from './handler.js';
 
-interface Resolved {
-  schema: string;
-  table: string;
-  from: string;
-  to: string;
-}
+type Resolved = { table: string };
 
 /** Only the new version's view uses the new name until complete renames the column itself. */
 export const renameColumn: OperationHandler<'rename_column', Resolved> = {
@@ -18,15 +12,16 @@ export const renameColumn: OperationHandler<'rename_column', Resolved> = {
     if (body.from === body.to) ctx.fail('"from" and "to" are the same name', 'to');
     ctx.requireNewName(table, body.to, 'to');
     column.name = body.to;
-    return { schema: ctx.schema, table: table.physical, from: column.physical, to: body.to };
+    return { table: table.physical };
   },
 
   start() {
     return [];
   },
 
-  complete(r) {
-    return [alterTable(r.schema, r.table, `RENAME COLUMN ${ident(r.from)} TO ${ident(r.to)}`, 'ACCESS EXCLUSIVE', `rename ${r.from} to ${r.to}`)];
+  complete() {
+    // The column is renamed with the table's other column swaps (the planner's contract step).
+    return [];
   },
 
   rollback() {

@@ -46,7 +46,8 @@ export interface ShadowPlan {
   table: string;
   oldPhysical: string;
   shadow: string;
-  finalName: string;
+  /** The column in the model: its name at the end of the migration is the one complete uses. */
+  column: VColumn;
   type: string;
   notNull: boolean;
   default: string | null;
@@ -61,33 +62,41 @@ export interface ShadowPlan {
  * depends on it, records the trigger assignments and the backfill, and updates the model so that
  * the new version sees the shadow under `finalName`.
  */
-export function planShadow(ctx: OpContext, table: VTable, column: VColumn, opts: ShadowOptions, field = 'column'): ShadowPlan {
-  const catalog = ctx.catalog.get(table.physical);
-  if (table.primaryKey.includes(column.physical)) {
-    ctx.fail(`column "${column.name}" is part of the primary key of "${table.name}"; a shadow copy of it is not supported`, field);
-  }
-  if (column.generatedBy !== undefined) {
-    // The shadow would be a plain column: an identity would be lost, and an owned sequence
-    // (serial) would make complete's DROP COLUMN fail after the point of no return.
-    ctx.fail(
-      `column "${column.name}" is ${column.generatedBy === 'identity' ? 'an identity column' : column.generatedBy === 'expression' ? 'a generated column' : 'filled from a sequence (serial)'}; changing it through a shadow column is not supported`,
-      field,
-      'add a new column and copy the values in steps instead',
-    );
-  }
-  ctx.requireDroppable(table.physical, column.physical, field);
-  const shadow = shadowColumn(opts.finalName);
-  if (table.columns.some((c) => c.physical === shadow) || (catalog?.columns.some((c) => c.name === shadow) ?? false)) {
-    ctx.fail(`column name "${shadow}" is already taken`, field);
-  }
-  if (catalog) {
-    for (const con of catalog.constraints) {
+export function planShadow(ctx: OpContext, table: VTable, column: VColumn, opts: ShadowOptions, field = 'column'): ShadowRef {
+  const existing = ctx.shadowPlans.get(column.id);
+  const physicalBefore = column.physical;
+  if (!existing) {
+    if (table.primaryKey.includes(column.physical)) {
+      ctx.fail(`column "${column.name}" is part of the primary key of "${table.name}"; a shadow copy of it is not supported`, field);
+    }
+    if (column.generatedBy !== undefined) {
+      // The shadow would be a plain column: an identity would be lost, and an owned sequence
+      // (serial) would make complete's DROP COLUMN fail after the point of no return.
+      ctx.fail(
+        `column "${column.name}" is ${column.generatedBy === 'identity' ? 'an identity column' : column.generatedBy === 'expression' ? 'a generated column' : 'filled from a sequence (serial)'}; changing it through a shadow column is not supported`,
+        field,
+        'add a new column and copy the values in steps instead',
+      );
+    }
+    for (const con of ctx.catalog.get(table.physical)?.constraints ?? []) {
       if (con.type === 'x' && con.columns.includes(column.physical)) {
         ctx.fail(`column "${column.name}" is part of exclusion constraint "${con.name}"; a shadow copy of it is not supported`, field);
       }
     }
+    if (!table.columns.some((c) => c === column) || ctx.catalog.get(table.physical)?.columns.every((c) => c.name !== column.physical)) {
+      ctx.fail(`column "${column.name}" is added by this migration; give it its final definition in add_column`, field);
+    }
+    ctx.requireDroppable(table.physical, column.physical, field);
+  } else {
+    for (const f of ['check', 'unique', 'references'] as const) {
+      if (opts[f] !== undefined && existing[f] !== undefined) ctx.fail(`column "${column.name}" already gets a ${f} from an earlier operation of this migration`, f);
+    }
   }
-  ctx.shadowed(table.physical, column.physical, shadow, opts.withoutConstraint);
+  const shadow = existing?.shadow ?? shadowColumn(opts.finalName);
+  if (!existing && (table.columns.some((c) => c.physical === shadow) || (ctx.catalog.get(table.physical)?.columns.some((c) => c.name === shadow) ?? false))) {
+    ctx.fail(`column name "${shadow}" is already taken`, field);
+  }
+  ctx.shadowed(table.physical, existing?.oldPhysical ?? column.physical, shadow, opts.withoutConstraint);
 
   ctx.checkType(opts.type, 'type');
   ctx.checkExpression(opts.up, 'old', table.name, opts.type, 'up');
@@ -95,26 +104,35 @@ export function planShadow(ctx: OpContext, table: VTable, column: VColumn, opts:
   const newDefault = opts.default === undefined ? column.default : opts.default;
   if (newDefault !== null) ctx.checkExpression(newDefault, 'none', undefined, opts.type, opts.default === undefined ? `${field} (its default)` : 'default');
 
-  const work = ctx.work(table);
-  work.backfill = true;
-  work.up.push({ target: shadow, expression: opts.up });
-  work.down.push({ target: column.physical, expression: opts.down });
-  const plan: ShadowPlan = {
+  ctx.work(table).backfill = true;
+  // The value of the column after this operation, for old writers; before it, for new writers.
+  ctx.assignUp(table, column, opts.up);
+  ctx.assignDown(table, column, opts.down);
+  Object.assign(column, { name: opts.finalName, physical: shadow, type: opts.type, nullable: !opts.notNull, default: newDefault });
+
+  // A later operation on the same column changes the same shadow: one copy, the last definition.
+  const plan: ShadowPlan = existing ?? {
     schema: ctx.schema,
     table: table.physical,
-    oldPhysical: column.physical,
+    oldPhysical: physicalBefore,
     shadow,
-    finalName: opts.finalName,
+    column,
     type: opts.type,
     notNull: opts.notNull,
     default: newDefault,
-    comment: opts.comment,
-    check: opts.check,
-    unique: opts.unique,
-    references: opts.references,
+    comment: undefined,
+    check: undefined,
+    unique: undefined,
+    references: undefined,
   };
-  Object.assign(column, { name: opts.finalName, physical: shadow, type: opts.type, nullable: !opts.notNull, default: newDefault });
-  return plan;
+  Object.assign(plan, { type: opts.type, notNull: opts.notNull, default: newDefault });
+  if (opts.comment !== undefined) plan.comment = opts.comment;
+  // The check names the column as this operation does; it is written over the shadow right away.
+  if (opts.check) plan.check = { ...opts.check, constraint: renameColumnRefs(opts.check.constraint, opts.finalName, shadow) };
+  if (opts.unique) plan.unique = opts.unique;
+  if (opts.references) plan.references = opts.references;
+  ctx.shadowPlans.set(column.id, plan);
+  return { plan, first: !existing };
 }
 
 /**
@@ -156,15 +174,27 @@ export function duplicatesOf(catalog: CatalogTable, shadows: Map<string, string>
   return out;
 }
 
+/** A shadow as one operation holds it: only the operation that created it emits its statements. */
+export interface ShadowRef {
+  plan: ShadowPlan;
+  first: boolean;
+}
+
+export const shadowPhases = {
+  start: (r: ShadowRef): Action[] => (r.first ? shadowStart(r.plan) : []),
+  complete: (r: ShadowRef): Action[] => (r.first ? shadowComplete(r.plan) : []),
+  rollback: (r: ShadowRef): Action[] => (r.first ? shadowRollback(r.plan) : []),
+};
+
 /** At start, in the table's expand transaction (and, for indexes, concurrently after the backfill). */
-export function shadowStart(p: ShadowPlan): Action[] {
+function shadowStart(p: ShadowPlan): Action[] {
   const s = ident(p.shadow);
   const t = (clause: string, description: string) => alterTable(p.schema, p.table, clause, 'ACCESS EXCLUSIVE', description);
   const actions: Action[] = [t(`ADD COLUMN ${s} ${p.type}`, `add shadow column ${p.shadow}`)];
   // Defaults and constraints are added after the column, so existing rows are not rewritten or scanned.
   if (p.default !== null) actions.push(t(`ALTER COLUMN ${s} SET DEFAULT (${p.default})::${p.type}`, 'default of the new column'));
   if (p.notNull) actions.push(t(`ADD CONSTRAINT ${ident(notNullCheckName(p.shadow))} CHECK (${s} IS NOT NULL) NOT VALID`, 'NOT NULL as a NOT VALID check'));
-  if (p.check) actions.push(t(`ADD ${checkClause({ ...p.check, constraint: renameColumnRefs(p.check.constraint, p.finalName, p.shadow) })} NOT VALID`, `check ${p.check.name} (not valid)`));
+  if (p.check) actions.push(t(`ADD ${checkClause(p.check)} NOT VALID`, `check ${p.check.name} (not valid)`));
   if (p.references) {
     actions.push(
       t(`ADD ${referencesClause(p.schema, p.references).replace(' REFERENCES ', ` FOREIGN KEY (${s}) REFERENCES `)} NOT VALID`, `foreign key ${p.references.name} (not valid)`),
@@ -188,7 +218,7 @@ export function shadowStart(p: ShadowPlan): Action[] {
 }
 
 /** At complete: validations first (they scan, under locks that block no traffic), then the swap. */
-export function shadowComplete(p: ShadowPlan): Action[] {
+function shadowComplete(p: ShadowPlan): Action[] {
   const t = (clause: string, description: string) => alterTable(p.schema, p.table, clause, 'ACCESS EXCLUSIVE', description);
   const actions: Action[] = [];
   const nn = notNullCheckName(p.shadow);
@@ -196,21 +226,19 @@ export function shadowComplete(p: ShadowPlan): Action[] {
   if (p.check) actions.push(validateConstraint(p.schema, p.table, p.check.name));
   if (p.references) actions.push(validateConstraint(p.schema, p.table, p.references.name));
 
-  // Dropping the old column drops its indexes and constraints; their copies take their names
-  // (duplicatesComplete, after all of the table's shadows are swapped in).
-  actions.push(t(`DROP COLUMN ${ident(p.oldPhysical)}`, `drop old column ${p.oldPhysical}`));
-  actions.push(t(`RENAME COLUMN ${ident(p.shadow)} TO ${ident(p.finalName)}`, `rename ${p.shadow} to ${p.finalName}`));
+  // The swap itself (old column dropped, shadow renamed) is the planner's, for all of the table's
+  // columns at once; what follows runs after it, under the column's final name.
   if (p.unique) actions.push(t(`ADD CONSTRAINT ${ident(p.unique.name)} UNIQUE USING INDEX ${ident(fitName(`_tandem_${p.unique.name}`))}`, `unique constraint ${p.unique.name}`));
   if (p.notNull) {
     // The validated check lets SET NOT NULL skip its full-table scan.
-    actions.push(t(`ALTER COLUMN ${ident(p.finalName)} SET NOT NULL`, `set NOT NULL on ${p.finalName}`));
+    actions.push(t(`ALTER COLUMN ${ident(p.column.name)} SET NOT NULL`, `set NOT NULL on ${p.column.name}`));
     actions.push(t(`DROP CONSTRAINT ${ident(nn)}`, 'drop the helper check'));
   }
   return actions;
 }
 
 /** Dropping the shadow drops its default, copies of indexes and constraints with it. */
-export function shadowRollback(p: ShadowPlan): Action[] {
+function shadowRollback(p: ShadowPlan): Action[] {
   return [alterTable(p.schema, p.table, `DROP COLUMN IF EXISTS ${ident(p.shadow)}`, 'ACCESS EXCLUSIVE', `drop shadow column ${p.shadow}`)];
 }
 

@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { readSchemaInfo, readTables, schemaExists } from '../catalog/read.js';
+import { type CatalogTable, readSchemaInfo, readTables, schemaExists } from '../catalog/read.js';
 import { InvalidInputError, StateError } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
 import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
-import { OpContext, type DeferredCheck } from '../operations/context.js';
+import { OpContext, type DeferredCheck, snapshot } from '../operations/context.js';
 import { handlers } from '../operations/registry.js';
 import { duplicatesComplete, duplicatesOf, duplicatesStart } from '../operations/shadow.js';
 import { ident, identifierFits, qualified } from '../sql/ident.js';
@@ -66,7 +66,9 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   const resolved = migration.operations.map((op, index) => {
     ctx.index = index;
     ctx.operation = op.kind;
-    return { kind: op.kind, index, r: handlers[op.kind].validate(op.body as never, ctx) };
+    const r = handlers[op.kind].validate(op.body as never, ctx);
+    ctx.endOperation();
+    return { kind: op.kind, index, r };
   });
 
   if (ctx.rawSql && migration.operations.some((o) => o.kind !== 'sql')) {
@@ -89,7 +91,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       );
     }
   }
-  await runChecks(client, ctx.checks, original, model, fileLoc);
+  await runChecks(client, ctx.checks, fileLoc);
 
   // Actions grouped per table, in the order tables are first touched: each group is one
   // transaction, so a concurrent query sees a table either untouched or fully set up.
@@ -153,7 +155,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     const tableRef = qualified(schema, key);
     const startActions = [...g.start];
     let dropTrigger: Action[] = [];
-    if (work && (work.up.length || work.down.length)) {
+    if (work && work.stages.some((st) => st.up.length || st.down.length)) {
       const spec = {
         schema,
         table: key,
@@ -161,10 +163,8 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
         triggerName: triggerName(versionSchema),
         versionName: migration.versionSchema ?? migration.name,
         versionSchema,
-        oldTable: byPhysical(original, key)!,
-        newTable: byPhysical(model, key)!,
-        up: work.up,
-        down: work.down,
+        original: snapshot(byPhysical(original, key)!),
+        stages: work.stages,
         marker: work.backfill,
       };
       if (work.backfill) {
@@ -204,7 +204,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     const scans = g.complete.filter((a) => a.scans);
     if (scans.length) complete.push(sqlStep(`validate:${key}`, `validate constraints of ${key}`, scans));
     const contract = inTx(g.complete.filter((a) => !a.scans));
-    const finalize = [...dropTrigger, ...contract.filter((a) => !a.renamesTable)];
+    const finalize = [...dropTrigger, ...swapColumns(schema, key, catalog.get(key), byPhysical(model, key), ctx.createdPhysicals(key)), ...contract.filter((a) => !a.renamesTable)];
     if (work?.backfill) finalize.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
     finalize.push(...contract.filter((a) => a.renamesTable));
     if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
@@ -212,10 +212,13 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
 
     // User SQL is not idempotent like ours: a `down` runs only if the start steps of its `up` ran.
     const guard = ctx.rawSql ? { onlyIfStarted: [...(inTx(startActions).length ? [`expand:${key}`] : []), ...alone('build', startActions).map((s) => s.id)] } : {};
-    rollback.push(...alone('undo-build', g.rollback).map((s) => ({ ...s, ...guard })));
+    const undoSteps: Step[] = alone('undo-build', g.rollback).map((s) => ({ ...s, ...guard }));
     const undo = [...dropTrigger, ...inTx(g.rollback)];
     if (work?.backfill) undo.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
-    if (undo.length) rollback.push({ ...sqlStep(`undo:${key}`, `undo ${key}`, undo), ...guard });
+    if (undo.length) undoSteps.push({ ...sqlStep(`undo:${key}`, `undo ${key}`, undo), ...guard });
+    // Tables are undone in the reverse order of start (after the version schema's drop, which
+    // stays first): a table created later may reference one created earlier.
+    rollback.splice(1, 0, ...undoSteps);
   }
 
   // Backfill first, version schema last (as pgroll does): until every existing row is filled, the
@@ -239,6 +242,29 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   }
 
   return { schema, migration: migration.name, versionSchema, previousVersionSchema: input.previousVersionSchema, start, complete, rollback };
+}
+
+/**
+ * The columns' swap at complete, for a whole table at once: every physical column the final
+ * table does not use (old columns replaced by shadows, dropped columns) is dropped, then every
+ * column whose physical name differs from its final name is renamed — through temporary names
+ * when one rename's target is another's source.
+ */
+function swapColumns(schema: string, table: string, before: CatalogTable | undefined, after: VTable | undefined, created: string[]): Action[] {
+  if (!before || !after) return [];
+  const act = (clause: string, description: string) => plain(`ALTER TABLE ${qualified(schema, table)} ${clause}`, description, qualified(schema, table));
+  const used = new Set(after.columns.map((c) => c.physical));
+  const present = [...before.columns.map((c) => c.name), ...created];
+  const actions = present.filter((p) => !used.has(p)).map((p) => act(`DROP COLUMN ${ident(p)}`, `drop column ${p}`));
+  const remaining = new Set(present.filter((p) => used.has(p)));
+  const renames = after.columns.filter((c) => c.physical !== c.name);
+  const clash = renames.some((c) => remaining.has(c.name));
+  renames.forEach((c, i) => {
+    if (clash) actions.push(act(`RENAME COLUMN ${ident(c.physical)} TO ${ident(`_tandem_swap_${i}`)}`, `rename ${c.physical} (step 1 of 2)`));
+    else actions.push(act(`RENAME COLUMN ${ident(c.physical)} TO ${ident(c.name)}`, `rename ${c.physical} to ${c.name}`));
+  });
+  if (clash) renames.forEach((c, i) => actions.push(act(`RENAME COLUMN ${ident(`_tandem_swap_${i}`)} TO ${ident(c.name)}`, `rename ${c.physical} to ${c.name}`)));
+  return actions;
 }
 
 export function byPhysical(model: VirtualSchema, physical: string): VTable | undefined {
@@ -274,9 +300,9 @@ export async function grantsFor(client: pg.Client, schema: string, versionSchema
   return actions;
 }
 
-function scopeRelation(table: VTable | undefined): string {
-  if (!table || table.columns.length === 0) return '';
-  return ` FROM (SELECT ${table.columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')}) AS t`;
+function scopeRelation(columns: { name: string; type: string }[] | undefined): string {
+  if (!columns || columns.length === 0) return '';
+  return ` FROM (SELECT ${columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')}) AS t`;
 }
 
 /**
@@ -287,8 +313,6 @@ function scopeRelation(table: VTable | undefined): string {
 async function runChecks(
   client: pg.Client,
   checks: DeferredCheck[],
-  original: VirtualSchema,
-  final: VirtualSchema,
   fileLoc: { file?: string },
 ): Promise<void> {
   if (checks.length === 0) return;
@@ -300,8 +324,8 @@ async function runChecks(
       if (check.kind === 'type') sql = `EXPLAIN SELECT NULL::${check.sql}`;
       else if (check.kind === 'statement') sql = check.sql;
       else {
-        const scopeTable = check.scope === 'old' ? (original.table(check.table!) ?? final.table(check.table!)) : check.scope === 'new' ? final.table(check.table!) : undefined;
-        sql = `EXPLAIN SELECT CAST((${check.sql}) AS ${check.resultType})${scopeRelation(scopeTable)}`;
+        // The columns the expression sees: the table just before (up) or after (down) its operation.
+        sql = `EXPLAIN SELECT CAST((${check.sql}) AS ${check.resultType})${scopeRelation(check.columns)}`;
       }
       await client.query('SAVEPOINT tandem_check');
       try {

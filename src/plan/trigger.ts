@@ -1,5 +1,4 @@
-import type { VTable } from '../model/virtual-schema.js';
-import type { Assignment } from '../operations/context.js';
+import type { Stage, StageColumn } from '../operations/context.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { MARKER_COLUMN } from './names.js';
 
@@ -10,23 +9,61 @@ export interface TriggerSpec {
   triggerName: string;
   versionName: string;
   versionSchema: string;
-  /** The table as the old version sees it (names for `up`). */
-  oldTable: VTable;
-  /** The table as the new version sees it (names for `down`). */
-  newTable: VTable;
-  up: Assignment[];
-  down: Assignment[];
+  /** The table before the migration: the old version's columns. */
+  original: StageColumn[];
+  /** The table after each of the migration's operations on it. */
+  stages: Stage[];
   marker: boolean;
 }
 
-function declarations(schema: string, table: VTable, physicalTable: string): string {
-  return table.columns
-    .map((c) => `      ${ident(c.name)} ${qualified(schema, physicalTable)}.${ident(c.physical)}%TYPE := NEW.${ident(c.physical)};`)
-    .join('\n');
+interface Walk {
+  code: string[];
+  depth: number;
 }
 
-function assignments(list: Assignment[]): string {
-  return list.map((a) => `      NEW.${ident(a.target)} := (${a.expression});`).join('\n');
+function open(w: Walk, declarations: string[]): void {
+  const pad = '  '.repeat(w.depth);
+  w.code.push(`${pad}DECLARE`, ...declarations.map((d) => `${pad}  ${d}`), `${pad}BEGIN`);
+  w.depth++;
+}
+
+function closeAll(w: Walk, until: number): void {
+  while (w.depth > until) {
+    w.depth--;
+    w.code.push(`${'  '.repeat(w.depth)}END;`);
+  }
+}
+
+/**
+ * One direction of the sync: walk the table's stages (one per operation), each a pair of nested
+ * blocks. The first computes the next stage's values into temporaries (from the operation's
+ * `up`/`down` expressions, evaluated over the current stage's column names, or the value carried
+ * over); the second declares the next stage's column names from them. So each operation's
+ * expressions see the table exactly as the operation before it left it, and chains compose.
+ * The innermost block writes the physical columns that this direction's writer does not write
+ * itself.
+ */
+function direction(w: Walk, from: StageColumn[], steps: { next: StageColumn[]; values: Map<number, string> }[], writesItself: Set<string>, tag: string): void {
+  const base = w.depth;
+  open(w, from.map((c) => `${ident(c.name)} ${c.type} := NEW.${ident(c.physical)};`));
+  let current = from;
+  const writes: string[] = [];
+  steps.forEach((step, k) => {
+    const known = new Set(current.map((c) => c.id));
+    const temps = step.next.map((c, i) => {
+      const temp = `_tandem_${tag}${k}_${i}`;
+      const prior = current.find((p) => p.id === c.id);
+      const value = step.values.get(c.id) ?? (known.has(c.id) && prior ? ident(prior.name) : `NEW.${ident(c.physical)}`);
+      if (step.values.has(c.id) && !writesItself.has(c.physical)) writes.push(`NEW.${ident(c.physical)} := ${temp};`);
+      return `${temp} ${c.type} := (${value});`;
+    });
+    open(w, temps);
+    open(w, step.next.map((c, i) => `${ident(c.name)} ${c.type} := _tandem_${tag}${k}_${i};`));
+    current = step.next;
+  });
+  const pad = '  '.repeat(w.depth);
+  w.code.push(...(writes.length ? writes : ['NULL;']).map((line) => pad + line));
+  closeAll(w, base);
 }
 
 function dollarTag(body: string): string {
@@ -38,11 +75,26 @@ function dollarTag(body: string): string {
 /**
  * The sync trigger of one table. The writer is the new version when it says so with
  * `SET LOCAL tandem.version`, or, when that is not set, when the new version schema is on its
- * search_path. Each direction declares the columns as that version names them, so `up` and
- * `down` are written against the version they read from.
+ * search_path; anything else (the old version, the backfill) is the old version.
  */
 export function triggerFunctionSql(spec: TriggerSpec): string {
   const fn = qualified('tandem', spec.functionName);
+  const final = spec.stages.length ? spec.stages[spec.stages.length - 1]!.columns : spec.original;
+  const originalPhysicals = new Set(spec.original.map((c) => c.physical));
+  const finalPhysicals = new Set(final.map((c) => c.physical));
+
+  const newWriter: Walk = { code: [], depth: 2 };
+  // Backwards through the stages: the new version's columns down to the old version's.
+  const down = [...spec.stages.keys()].reverse().map((j) => ({
+    next: j === 0 ? spec.original : spec.stages[j - 1]!.columns,
+    values: new Map(spec.stages[j]!.down.map((v) => [v.id, v.expression])),
+  }));
+  direction(newWriter, final, down, finalPhysicals, 'd');
+
+  const oldWriter: Walk = { code: [], depth: 2 };
+  const up = spec.stages.map((s) => ({ next: s.columns, values: new Map(s.up.map((v) => [v.id, v.expression])) }));
+  direction(oldWriter, spec.original, up, originalPhysicals, 'u');
+
   const body = `
 DECLARE
   _tandem_writer_is_new boolean := coalesce(
@@ -50,17 +102,9 @@ DECLARE
     ${literal(spec.versionSchema)} = ANY (current_schemas(false)));
 BEGIN
   IF _tandem_writer_is_new THEN
-    DECLARE
-${declarations(spec.schema, spec.newTable, spec.table)}
-    BEGIN
-${assignments(spec.down) || '      NULL;'}
-    END;
+${newWriter.code.join('\n')}
   ELSE
-    DECLARE
-${declarations(spec.schema, spec.oldTable, spec.table)}
-    BEGIN
-${assignments(spec.up) || '      NULL;'}
-    END;
+${oldWriter.code.join('\n')}
   END IF;
 ${spec.marker ? `  NEW.${ident(MARKER_COLUMN)} := true;\n` : ''}  RETURN NEW;
 END`;
@@ -68,7 +112,7 @@ END`;
   return `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${tag}${body}\n${tag}`;
 }
 
-export function createTriggerSql(spec: TriggerSpec): string {
+export function createTriggerSql(spec: Pick<TriggerSpec, 'schema' | 'table' | 'triggerName' | 'functionName'>): string {
   return (
     `CREATE TRIGGER ${ident(spec.triggerName)} BEFORE INSERT OR UPDATE ON ${qualified(spec.schema, spec.table)} ` +
     `FOR EACH ROW EXECUTE FUNCTION ${qualified('tandem', spec.functionName)}()`

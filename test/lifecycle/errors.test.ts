@@ -144,12 +144,6 @@ const cases: Case[] = [
     text: 'operations:\n  - alter_column: { table: counters, column: s, nullable: true, down: "coalesce(s, 0)" }\n',
     expect: ['operations[0] (alter_column)', 'field "column"', 'sequence (serial)'],
   },
-  {
-    title: 'backfill of a table without a key',
-    file: 'no_key.yaml',
-    text: 'operations:\n  - add_column:\n      table: events\n      up: upper(payload)\n      column: { name: shout, type: text }\n',
-    expect: ['operations[0] (add_column)', 'field "table"', 'primary key'],
-  },
 ];
 
 // The cases share one database (nothing may change it) and run two at a time.

@@ -65,10 +65,15 @@ test('a version view maps the version names onto physical columns', () => {
   );
 });
 
-test('the sync trigger picks the direction from tandem.version, else the search_path', () => {
-  const oldT = table();
-  const newT = table();
-  newT.columns[1] = { ...newT.columns[1]!, physical: '_tandem_new_score', type: 'integer' };
+test('the sync trigger picks the direction from tandem.version, else the search_path, and walks the stages', () => {
+  const original = [
+    { id: 1, name: 'id', physical: 'id', type: 'bigint' },
+    { id: 2, name: 'score', physical: 'score', type: 'text' },
+  ];
+  const after = [
+    { id: 1, name: 'id', physical: 'id', type: 'bigint' },
+    { id: 2, name: 'points', physical: '_tandem_new_points', type: 'integer' },
+  ];
   const sql = triggerFunctionSql({
     schema: 'public',
     table: 'users',
@@ -76,17 +81,22 @@ test('the sync trigger picks the direction from tandem.version, else the search_
     triggerName: '_tandem_sync_public_m1',
     versionName: 'm1',
     versionSchema: 'public_m1',
-    oldTable: oldT,
-    newTable: newT,
-    up: [{ target: '_tandem_new_score', expression: 'CAST(score AS integer)' }],
-    down: [{ target: 'score', expression: 'CAST(score AS text)' }],
+    original,
+    stages: [{ columns: after, up: [{ id: 2, expression: 'CAST(score AS integer)' }], down: [{ id: 2, expression: 'CAST(points AS text)' }] }],
     marker: true,
   });
   assert.match(sql, /current_setting\('tandem\.version', true\)/);
   assert.match(sql, /'public_m1' = ANY \(current_schemas\(false\)\)/);
-  // new writers: variables named as the new version names them, assigning the old column
-  assert.match(sql, /IF _tandem_writer_is_new THEN\s+DECLARE\s+"id"[^;]+;\s+"score" "public"\."users"\."_tandem_new_score"%TYPE := NEW\."_tandem_new_score";\s+BEGIN\s+NEW\."score" := \(CAST\(score AS text\)\);/);
-  // old writers (and the backfill): the old names, assigning the shadow column
-  assert.match(sql, /ELSE\s+DECLARE\s+"id"[^;]+;\s+"score" "public"\."users"\."score"%TYPE := NEW\."score";\s+BEGIN\s+NEW\."_tandem_new_score" := \(CAST\(score AS integer\)\);/);
+  // new writers: start from the new names, compute the old column with `down`, write it
+  assert.match(sql, /IF _tandem_writer_is_new THEN\s+DECLARE\s+"id" bigint := NEW\."id";\s+"points" integer := NEW\."_tandem_new_points";/);
+  assert.match(sql, /_tandem_d0_1 text := \(CAST\(points AS text\)\);/);
+  assert.match(sql, /NEW\."score" := _tandem_d0_1;/);
+  // old writers (and the backfill): from the old names, compute the shadow with `up`
+  assert.match(sql, /ELSE\s+DECLARE\s+"id" bigint := NEW\."id";\s+"score" text := NEW\."score";/);
+  assert.match(sql, /_tandem_u0_1 integer := \(CAST\(score AS integer\)\);/);
+  assert.match(sql, /NEW\."_tandem_new_points" := _tandem_u0_1;/);
+  // each writer only writes the columns it does not write itself
+  assert.doesNotMatch(sql, /NEW\."_tandem_new_points" := _tandem_d/);
+  assert.doesNotMatch(sql, /NEW\."score" := _tandem_u/);
   assert.match(sql, /NEW\."_tandem_synced" := true;/);
 });

@@ -7,5 +7,3 @@ export function defineRule<K extends StmtKind>(rule: Rule<K>): Rule {
 
 /** `users` as it reads in messages (quoted when needed). */
 export { displayRel as t } from '../ast.js';
-
-export const AE_WAIT = 'every query on the table, reads included, waits until the statement (and its transaction) ends';
