@@ -70,7 +70,7 @@ function runContext(client: pg.Client, row: MigrationRow, r: Resolved): RunConte
 export async function plan(client: pg.Client, migration: Migration, opts: EngineOptions = {}): Promise<Plan> {
   const r = resolve(opts);
   const previous = (await stateSchemaReady(client)) ? await latestVersionSchema(client, r.schema) : null;
-  return buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous });
+  return buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs });
 }
 
 export interface StartResult {
@@ -86,7 +86,7 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
   const r = resolve(opts);
   // Invalid input leaves the database untouched, the state schema included: on a database
   // without it, check the migration against the catalog before creating it.
-  if (!(await stateSchemaReady(client))) await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: null });
+  if (!(await stateSchemaReady(client))) await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: null, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs });
   await ensureState(client);
   const result = await withRunnerLock(client, r.schema, r.wait, async () => {
     const sum = checksum(migration);
@@ -114,7 +114,7 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
       const existing = await findByName(client, r.schema, migration.name);
       if (existing) throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name');
       const previous = await latestVersionSchema(client, r.schema);
-      const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous });
+      const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs });
       row = await insertMigration(client, {
         schema: r.schema,
         name: migration.name,

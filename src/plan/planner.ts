@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { type CatalogTable, readSchemaInfo, readTables, schemaExists } from '../catalog/read.js';
-import { InvalidInputError, StateError } from '../errors.js';
+import { InvalidInputError, LockTimeoutError, StateError } from '../errors.js';
+import { backoffMs, isRetryable, sleep } from '../exec/lock-retry.js';
 import type { Migration } from '../migration/schema.js';
 import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
 import { OpContext, type DeferredCheck, snapshot } from '../operations/context.js';
@@ -17,6 +18,10 @@ export interface PlanInput {
   migration: Migration;
   /** Version schema of the last completed migration, kept until this one completes. */
   previousVersionSchema: string | null;
+  /** lock_timeout of the trial statements (a trial CREATE TABLE … REFERENCES locks the referenced table). */
+  lockTimeoutMs?: number;
+  /** Total time the trials retry on lock timeouts. */
+  lockRetryForMs?: number;
 }
 
 function sqlStep(id: string, description: string, actions: Action[]): SqlStep {
@@ -91,7 +96,7 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       );
     }
   }
-  await runChecks(client, ctx.checks, fileLoc);
+  await runChecksRetrying(client, ctx.checks, fileLoc, input.lockTimeoutMs ?? 50, input.lockRetryForMs ?? 60_000);
 
   // Actions grouped per table, in the order tables are first touched: each group is one
   // transaction, so a concurrent query sees a table either untouched or fully set up.
@@ -310,15 +315,28 @@ function scopeRelation(columns: { name: string; type: string }[] | undefined): s
  * new tables are created, all inside a transaction that is rolled back. A mistake surfaces here,
  * as invalid input pointing at the field, instead of inside a trigger on the live table.
  */
-async function runChecks(
-  client: pg.Client,
-  checks: DeferredCheck[],
-  fileLoc: { file?: string },
-): Promise<void> {
+async function runChecksRetrying(client: pg.Client, checks: DeferredCheck[], fileLoc: { file?: string }, lockTimeoutMs: number, retryForMs: number): Promise<void> {
+  const began = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runChecks(client, checks, fileLoc, lockTimeoutMs);
+    } catch (err) {
+      const lockErr = err instanceof LockNotAvailable;
+      if (!lockErr) throw err;
+      if (Date.now() - began >= retryForMs) throw new LockTimeoutError('validate', attempt, Date.now() - began, [], { cause: err.cause });
+      await sleep(backoffMs(attempt));
+    }
+  }
+}
+
+class LockNotAvailable extends Error {}
+
+async function runChecks(client: pg.Client, checks: DeferredCheck[], fileLoc: { file?: string }, lockTimeoutMs: number): Promise<void> {
   if (checks.length === 0) return;
   await client.query('BEGIN');
   try {
-    await client.query(`SET LOCAL lock_timeout = '2s'`);
+    // Trials lock what they touch, like the real statements: the same short lock_timeout, retried.
+    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
     for (const check of checks) {
       let sql: string;
       if (check.kind === 'type') sql = `EXPLAIN SELECT NULL::${check.sql}`;
@@ -334,6 +352,7 @@ async function runChecks(
         await client.query('RELEASE SAVEPOINT tandem_check');
       } catch (err) {
         const e = err as Error & { code?: string };
+        if (isRetryable(err)) throw new LockNotAvailable(e.message, { cause: err });
         throw new InvalidInputError(
           `${check.kind === 'type' ? 'invalid type' : check.kind === 'statement' ? 'PostgreSQL rejects the statement' : 'invalid SQL expression'}: ${e.message}`,
           { ...fileLoc, operationIndex: check.operationIndex, operation: check.operation, field: check.field },
