@@ -6,7 +6,7 @@ import { readTables } from '../catalog/read.js';
 import { VirtualSchema } from '../model/virtual-schema.js';
 import { grantsFor, viewSql } from '../plan/planner.js';
 import type { Action, Phase, SqlStep, Step, VersionSchemaStep } from '../plan/types.js';
-import { audit, doneSteps, recordError, recordStep } from '../state/store.js';
+import { audit, doneSteps, recordError, recordStep, recordStepSql } from '../state/store.js';
 import { runBackfill } from './backfill.js';
 import { backoffMs, describeBlockers, isRetryable, sleep } from './lock-retry.js';
 import type { ExecOptions, Reporter } from './options.js';
@@ -83,14 +83,17 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
     let current = '';
     try {
       if (step.transactional) {
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL lock_timeout = ${lockTimeout}`);
-        for (const action of step.actions) {
-          current = action.sql;
-          await client.query(action.sql);
+        // One round trip for the whole transaction: once the first ALTER holds its lock, the
+        // application waits only for the server's work, never for this process to send the next
+        // statement. An error stops the rest; the transaction is then rolled back below.
+        const parts = ['BEGIN', `SET LOCAL lock_timeout = ${lockTimeout}`, ...step.actions.map((a) => a.sql), recordStepSql(ctx.migrationId, phase, index, step.id, attempt), 'COMMIT'];
+        current = statements;
+        try {
+          await client.query(parts.join(';\n'));
+        } catch (err) {
+          current = failingPart(parts, err) ?? statements;
+          throw err;
         }
-        await recordStep(client, ctx.migrationId, phase, index, step.id, attempt);
-        await client.query('COMMIT');
       } else {
         // Statements PostgreSQL refuses inside a transaction block; each is idempotent.
         await client.query(`SET lock_timeout = ${lockTimeout}`);
@@ -148,6 +151,18 @@ async function versionSchemaFromCatalog(client: pg.Client, step: VersionSchemaSt
       ...(await grantsFor(client, step.schema, step.versionSchema, tables)),
     ],
   };
+}
+
+/** The statement an error's position (1-based, in the whole query string) points into, if any. */
+function failingPart(parts: string[], err: unknown): string | undefined {
+  const position = Number((err as { position?: string }).position);
+  if (!Number.isFinite(position) || position <= 0) return undefined;
+  let offset = 0;
+  for (const part of parts) {
+    offset += part.length + 2;
+    if (position <= offset) return part;
+  }
+  return undefined;
 }
 
 /** Whether the index is already built; an invalid leftover of a failed build is dropped. */

@@ -25,6 +25,7 @@ export async function describeBlockers(client: pg.Client, tables: string[]): Pro
             string_agg(DISTINCT l.mode, ', ') AS modes
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.granted AND l.locktype = 'relation' AND l.relation = ANY ($1::regclass[]) AND a.pid <> pg_backend_pid()
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) -- pg_locks spans the cluster
       GROUP BY a.pid, a.usename, a.application_name, a.state, a.xact_start, a.query
       ORDER BY a.xact_start NULLS LAST LIMIT 5`,
     [tables],

@@ -28,6 +28,7 @@ async function describeHolder(client: pg.Client, key: string): Promise<string> {
     `SELECT a.pid, a.usename, a.application_name, host(a.client_addr) AS client_addr, a.backend_start
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) -- pg_locks spans the cluster
         AND l.objid = (hashtext($2)::bigint & 4294967295)::oid AND l.objsubid = 2`,
     [LOCK_CLASS, key],
   );

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Plan, Phase } from '../plan/types.js';
+import { literal } from '../sql/ident.js';
 import { stateSchemaDdl } from './schema-ddl.js';
 
 export type MigrationPhase = 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back' | 'rolled_back';
@@ -109,6 +110,14 @@ export async function recordStep(client: Db, id: string, phase: Phase, index: nu
   await client.query(
     `INSERT INTO tandem.steps (migration_id, phase, step_index, step_id, attempts) VALUES ($1, $2, $3, $4, $5)`,
     [id, phase, index, stepId, attempts],
+  );
+}
+
+/** The same record as a statement of its own, to send with the step's statements in one round trip. */
+export function recordStepSql(id: string, phase: Phase, index: number, stepId: string, attempts: number): string {
+  return (
+    `INSERT INTO tandem.steps (migration_id, phase, step_index, step_id, attempts) ` +
+    `VALUES (${literal(id)}::bigint, ${literal(phase)}, ${Math.trunc(index)}, ${literal(stepId)}, ${Math.trunc(attempts)})`
   );
 }
 

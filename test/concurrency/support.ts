@@ -1,0 +1,105 @@
+/**
+ * Shared pieces of the concurrency tests: polling, a child-process CLI runner that can be
+ * killed, and small helpers around the state schema.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { projectRoot } from '../helpers/cli.js';
+
+export { sleep };
+
+/** Poll `probe` until it returns a truthy value; fail after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+export function writeMigrationFile(name: string, doc: unknown): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tandem-conc-'));
+  const file = path.join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(doc, null, 2));
+  return file;
+}
+
+export interface CliRun {
+  child: ChildProcess;
+  /** Resolves when the process has exited. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; exitedAt: number }>;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Kill (by handle) any CLI process a test started and left running, e.g. after a failed assertion. */
+export function killSpawned(): void {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  running.clear();
+}
+
+/** Spawn the real binary (bin/tandem.js) against `url`; the caller may kill it. */
+export function spawnCli(args: string[], url: string): CliRun {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'tandem.js'), ...args], {
+    env: { ...process.env, TANDEM_DATABASE_URL: url, DATABASE_URL: undefined } as NodeJS.ProcessEnv,
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  running.add(child);
+  const done = new Promise<Awaited<CliRun['done']>>((resolve) =>
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal, stdout, stderr, exitedAt: Date.now() });
+    }),
+  );
+  return { child, done };
+}
+
+export interface CheckpointRow {
+  last_key: string[] | null;
+  rows_done: number;
+  batches: number;
+  done: boolean;
+}
+
+export async function checkpoint(db: { query: (sql: string, params?: unknown[]) => Promise<pg.QueryResult> }, table: string): Promise<CheckpointRow | undefined> {
+  const exists = await db.query(`SELECT to_regclass('tandem.backfill_checkpoints') IS NOT NULL AS ok`);
+  if (!exists.rows[0].ok) return undefined;
+  const r = await db.query(
+    `SELECT last_key, rows_done::int AS rows_done, batches::int AS batches, done
+       FROM tandem.backfill_checkpoints WHERE table_name = $1 ORDER BY migration_id DESC LIMIT 1`,
+    [table],
+  );
+  return r.rows[0] as CheckpointRow | undefined;
+}
+
+export async function migrationPhase(db: { query: (sql: string, params?: unknown[]) => Promise<pg.QueryResult> }, name: string): Promise<string | undefined> {
+  const r = await db.query(`SELECT phase FROM tandem.migrations WHERE name = $1 ORDER BY id DESC LIMIT 1`, [name]);
+  return r.rows[0]?.phase as string | undefined;
+}
+
+/** Backends holding or waiting for the tandem runner lock (advisory class 0x7a4d). */
+export async function runnerLockHolders(db: { query: (sql: string, params?: unknown[]) => Promise<pg.QueryResult> }): Promise<number[]> {
+  const r = await db.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x7a4d}::oid AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+  return r.rows.map((x) => x.pid as number);
+}
+
+export const RUNNER_LOCK_CLASS = 0x7a4d;
+
+/** Percentile of a list of numbers (nearest rank). */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
