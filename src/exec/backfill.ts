@@ -30,17 +30,7 @@ export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<
   const typed = (offset: number) => step.keyTypes.map((t, i) => `$${i + offset}::${t}`).join(', ');
   const keyText = keys.map((k) => `${k}::text`).join(', ');
 
-  await client.query(
-    `INSERT INTO tandem.backfill_checkpoints (migration_id, table_name, slice, key_columns)
-     VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`,
-    [ctx.migrationId, step.table, step.keyColumns],
-  );
-  const cp = (
-    await client.query<Checkpoint>(
-      `SELECT last_key, rows_done::text, batches::text, done FROM tandem.backfill_checkpoints WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
-      [ctx.migrationId, step.table],
-    )
-  ).rows[0]!;
+  const cp = await loadCheckpoint(ctx, step.table, step.keyColumns);
   if (cp.done) return;
   let lastKey = cp.last_key;
   let rowsDone = Number(cp.rows_done);
@@ -147,17 +137,7 @@ async function runCtidBackfill(ctx: RunContext, step: BackfillStep): Promise<voi
   const { client, options, reporter } = ctx;
   const table = qualified(step.schema, step.table);
   const marker = ident(step.markerColumn);
-  await client.query(
-    `INSERT INTO tandem.backfill_checkpoints (migration_id, table_name, slice, key_columns)
-     VALUES ($1, $2, 0, '{ctid}') ON CONFLICT DO NOTHING`,
-    [ctx.migrationId, step.table],
-  );
-  const cp = (
-    await client.query<Checkpoint>(
-      `SELECT last_key, rows_done::text, batches::text, done FROM tandem.backfill_checkpoints WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
-      [ctx.migrationId, step.table],
-    )
-  ).rows[0]!;
+  const cp = await loadCheckpoint(ctx, step.table, ['ctid']);
   if (cp.done) return;
   let page = cp.last_key ? Number(cp.last_key[0]) : 0;
   let rowsDone = Number(cp.rows_done);
@@ -214,6 +194,20 @@ async function runCtidBackfill(ctx: RunContext, step: BackfillStep): Promise<voi
     [ctx.migrationId, step.table],
   );
   reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, true);
+}
+
+/** The table's checkpoint, created on the first run. */
+async function loadCheckpoint(ctx: RunContext, table: string, keyColumns: string[]): Promise<Checkpoint> {
+  await ctx.client.query(
+    `INSERT INTO tandem.backfill_checkpoints (migration_id, table_name, slice, key_columns)
+     VALUES ($1, $2, 0, $3) ON CONFLICT DO NOTHING`,
+    [ctx.migrationId, table, keyColumns],
+  );
+  const r = await ctx.client.query<Checkpoint>(
+    `SELECT last_key, rows_done::text, batches::text, done FROM tandem.backfill_checkpoints WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
+    [ctx.migrationId, table],
+  );
+  return r.rows[0]!;
 }
 
 /** One batch: its own transaction, marked as the backfill (old→new direction), retried on lock conflicts. */

@@ -59,23 +59,29 @@ export const Column = z
   })
   .strict();
 
+/** A foreign key of one or more columns of a table (pgroll's TableForeignKeyReference). */
+export const TableForeignKeyReference = z
+  .object({
+    table: z.string().min(1),
+    columns: z.array(z.string().min(1)).min(1),
+    on_delete: referentialAction.optional(),
+    on_update: referentialAction.optional(),
+    match_type: z.enum(['SIMPLE', 'FULL', 'PARTIAL']).optional(),
+    on_delete_set_columns: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export const IndexParameters = z
+  .object({ tablespace: z.string().optional(), storage_parameters: z.string().optional(), include_columns: z.array(z.string()).optional() })
+  .strict();
+
 export const TableConstraint = z
   .object({
     name: z.string().min(1),
     type: z.enum(['unique', 'check', 'primary_key', 'foreign_key', 'exclude']),
     columns: z.array(z.string().min(1)).optional(),
     check: z.string().optional(),
-    references: z
-      .object({
-        table: z.string().min(1),
-        columns: z.array(z.string().min(1)).min(1),
-        on_delete: referentialAction.optional(),
-        on_update: referentialAction.optional(),
-        match_type: z.enum(['SIMPLE', 'FULL', 'PARTIAL']).optional(),
-        on_delete_set_columns: z.array(z.string()).optional(),
-      })
-      .strict()
-      .optional(),
+    references: TableForeignKeyReference.optional(),
     deferrable: z.boolean().optional(),
     initially_deferred: z.boolean().optional(),
     nulls_not_distinct: z.boolean().optional(),
@@ -84,14 +90,7 @@ export const TableConstraint = z
       .object({ index_method: z.string().optional(), elements: z.string().optional(), predicate: z.string().optional() })
       .strict()
       .optional(),
-    index_parameters: z
-      .object({
-        tablespace: z.string().optional(),
-        storage_parameters: z.string().optional(),
-        include_columns: z.array(z.string()).optional(),
-      })
-      .strict()
-      .optional(),
+    index_parameters: IndexParameters.optional(),
   })
   .strict();
 
@@ -184,21 +183,8 @@ export const CreateConstraint = z
     columns: z.array(z.string().min(1)).optional(),
     check: z.string().optional(),
     no_inherit: z.boolean().optional(),
-    index_parameters: z
-      .object({ tablespace: z.string().optional(), storage_parameters: z.string().optional(), include_columns: z.array(z.string()).optional() })
-      .strict()
-      .optional(),
-    references: z
-      .object({
-        table: z.string().min(1),
-        columns: z.array(z.string().min(1)).min(1),
-        on_delete: referentialAction.optional(),
-        on_update: referentialAction.optional(),
-        match_type: z.enum(['SIMPLE', 'FULL', 'PARTIAL']).optional(),
-        on_delete_set_columns: z.array(z.string()).optional(),
-      })
-      .strict()
-      .optional(),
+    index_parameters: IndexParameters.optional(),
+    references: TableForeignKeyReference.optional(),
     up: multiColumnSql.optional(),
     down: multiColumnSql.optional(),
   })
