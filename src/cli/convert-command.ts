@@ -1,9 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { readCatalogModel } from '../convert/catalog.js';
-import { convertSql } from '../convert/convert.js';
-import { parseSqlFile } from '../convert/parse.js';
-import { migrationYaml } from '../convert/yaml.js';
 import { InvalidInputError } from '../errors.js';
 
 interface Globals {
@@ -25,6 +21,13 @@ export function registerConvertCommand(program: Command): void {
     .option('--name <name>', 'the migration name to write into the file (default: the file name it is saved under)')
     .action(async (file: string, cmd: { output?: string; name?: string }) => {
       const g = program.opts<Globals>();
+      // Loaded here, not at startup: every tandem command would otherwise pay for them.
+      const [{ readCatalogModel }, { convertSql }, { parseSqlFile }, { migrationYaml }] = await Promise.all([
+        import('../convert/catalog.js'),
+        import('../convert/convert.js'),
+        import('../convert/parse.js'),
+        import('../convert/yaml.js'),
+      ]);
       const parsed = await parseSqlFile(file);
       // Only an explicit --database-url: converting must not silently depend on the environment.
       const catalog = g.databaseUrl ? await readCatalogModel(g.databaseUrl, g.schema) : undefined;

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { renderTrace } from '../trace/render.js';
-import { runTrace } from '../trace/run.js';
 
 interface Globals {
   databaseUrl?: string;
@@ -21,6 +19,8 @@ export function registerTraceCommand(program: Command): void {
     .option('--setup <file>', 'SQL run first and committed in the scratch database, not traced (e.g. your schema\'s DDL)')
     .action(async (file: string, cmd: { setup?: string }) => {
       const g = program.opts<Globals>();
+      // Loaded here, not at startup: every tandem command would otherwise pay for them.
+      const [{ renderTrace }, { runTrace }] = await Promise.all([import('../trace/render.js'), import('../trace/run.js')]);
       // Only an explicit --database-url: tracing never picks up DATABASE_URL from the environment.
       const run = await runTrace({
         file,

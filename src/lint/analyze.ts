@@ -3,7 +3,7 @@
  * far, transaction blocks, lock_timeout, locks held), run the rules on each statement, and turn
  * their hits into findings. Produces data only; formatters render it.
  */
-import type { Node } from 'libpg-query';
+import type { Node, TypeName } from 'libpg-query';
 import {
   as,
   constText,
@@ -59,7 +59,8 @@ class FileState implements FileView {
   private readonly pendingChecks = new Map<string, Map<string, string>>();
   private readonly proven = new Set<string>();
   private readonly functions = new Map<string, Volatility>();
-  private readonly columnTypes = new Map<string, NormalType>();
+  /** Column types the file set (normalised when asked for). */
+  private readonly columnTypes = new Map<string, TypeName>();
   readonly catalog: LintOptions['catalog'];
 
   constructor(
@@ -86,7 +87,7 @@ class FileState implements FileView {
   }
 
   isNew(rel: RelName): boolean {
-    return this.created.has(this.key(rel));
+    return this.created.size > 0 && this.created.has(this.key(rel));
   }
 
   table(rel: RelName): CatalogTable | undefined {
@@ -101,7 +102,7 @@ class FileState implements FileView {
   }
 
   columnType(rel: RelName, column: string): NormalType | undefined {
-    const own = this.columnTypes.get(`${this.key(rel)}.${column}`);
+    const own = this.columnTypes.size > 0 ? normalizeTypeName(this.columnTypes.get(`${this.key(rel)}.${column}`)) : undefined;
     if (own) return own;
     const col = this.table(rel)?.columns.get(column);
     return col ? catalogType(col) : undefined;
@@ -261,12 +262,11 @@ class FileState implements FileView {
         }
         case 'AT_AddColumn': {
           const def = as(cmd.def, 'ColumnDef');
-          const t = normalizeTypeName(def?.typeName);
-          if (def?.colname && t) this.columnTypes.set(`${tkey}.${def.colname}`, t);
+          if (def?.colname && def.typeName) this.columnTypes.set(`${tkey}.${def.colname}`, def.typeName);
           break;
         }
         case 'AT_AlterColumnType': {
-          const t = normalizeTypeName(as(cmd.def, 'ColumnDef')?.typeName);
+          const t = as(cmd.def, 'ColumnDef')?.typeName;
           if (cmd.name && t) this.columnTypes.set(`${tkey}.${cmd.name}`, t);
           break;
         }
@@ -278,6 +278,30 @@ class FileState implements FileView {
 }
 
 let dispatch: ReturnType<typeof rulesByKind> | undefined;
+
+/** A rule's view of one statement (a class: one shape for every statement). */
+class Ctx {
+  readonly start: number;
+  readonly end: number;
+  readonly kind: string;
+  readonly node: unknown;
+  constructor(
+    readonly index: number,
+    s: ParsedStatement,
+    private readonly src: SourceText,
+    readonly file: FileView,
+    readonly facts: StatementFacts,
+  ) {
+    this.start = s.start;
+    this.end = s.end;
+    this.kind = s.kind;
+    this.node = (s.node as Record<string, unknown>)[s.kind];
+  }
+
+  get sql(): string {
+    return this.src.sliceBytes(this.start, this.end);
+  }
+}
 
 /** The statements each ignore directive applies to (or the whole file). */
 function assignDirectives(src: SourceText, stmts: ParsedStatement[], directives: IgnoreDirective[]): Map<number, IgnoreDirective[]> {
@@ -372,18 +396,7 @@ export function lintText(lib: LibPgQuery, text: string, file: string, opts: Lint
   for (let i = 0; i < stmts.length; i++) {
     const s = stmts[i]!;
     const facts = statementFacts(s.node, state);
-    const ctx = {
-      index: i,
-      start: s.start,
-      end: s.end,
-      get sql() {
-        return src.sliceBytes(s.start, s.end);
-      },
-      file: state,
-      facts,
-      kind: s.kind,
-      node: (s.node as Record<string, unknown>)[s.kind],
-    } as StatementContext;
+    const ctx = new Ctx(i, s, src, state, facts) as unknown as StatementContext;
     const ignores = stmtIgnores.get(i);
     for (const rule of dispatch(s.kind)) {
       if (opts.levels[rule.id] === 'off') continue;

@@ -215,42 +215,42 @@ export function typeChangeOf(cmd: AlterTableCmd, rel: RelName, file: FileView): 
 }
 
 /** The first thing in an ALTER TABLE that costs time proportional to the table. */
-function alterWork(cmds: AlterTableCmd[], rel: RelName, file: FileView): string | undefined {
-  const t = displayRel(rel);
+function alterWork(cmds: AlterTableCmd[], rel: RelName, file: FileView): (() => string) | undefined {
+  const t = () => displayRel(rel);
   for (const cmd of cmds) {
     switch (cmd.subtype) {
       case 'AT_AddColumn': {
         const col = as(cmd.def, 'ColumnDef');
         if (!col) break;
         const info = analyzeAddColumn(col, file);
-        if (info.rewrite) return `rewrites ${t}`;
-        if (info.primaryKey || info.unique) return `builds an index on ${t}`;
-        if (info.foreignKeys.length || info.checks.length) return `scans ${t}`;
+        if (info.rewrite) return () => `rewrites ${t()}`;
+        if (info.primaryKey || info.unique) return () => `builds an index on ${t()}`;
+        if (info.foreignKeys.length || info.checks.length) return () => `scans ${t()}`;
         break;
       }
       case 'AT_AddConstraint': {
         const c = as(cmd.def, 'Constraint');
         const w = c ? constraintWork(c) : undefined;
-        if (w) return `${w} ${t}`;
+        if (w) return () => `${w} ${t()}`;
         break;
       }
       case 'AT_ValidateConstraint':
-        return `scans ${t} to validate ${cmd.name ?? 'a constraint'}`;
+        return () => `scans ${t()} to validate ${cmd.name ?? 'a constraint'}`;
       case 'AT_SetNotNull':
-        if (!(file.pgVersion >= 12 && file.notNullProven(rel, cmd.name ?? ''))) return `scans ${t}`;
+        if (!(file.pgVersion >= 12 && file.notNullProven(rel, cmd.name ?? ''))) return () => `scans ${t()}`;
         break;
       case 'AT_AlterColumnType': {
         const tc = typeChangeOf(cmd, rel, file);
-        if (tc && tc.verdict !== 'no-rewrite') return `rewrites ${t}`;
+        if (tc && tc.verdict !== 'no-rewrite') return () => `rewrites ${t()}`;
         break;
       }
       case 'AT_SetTableSpace':
       case 'AT_SetLogged':
       case 'AT_SetUnLogged':
       case 'AT_SetAccessMethod':
-        return `rewrites ${t}`;
+        return () => `rewrites ${t()}`;
       case 'AT_AttachPartition':
-        return `scans the partition attached to ${t}`;
+        return () => `scans the partition attached to ${t()}`;
       default:
         break;
     }
@@ -304,9 +304,10 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
     if (via) l.via = via;
     locks.push(l);
   };
-  const heavy = (rel: RelName | undefined, what: string) => {
+  const heavy = (rel: RelName | undefined, what: string | (() => string)) => {
     if (work || (rel && file.isNew(rel))) return;
-    work = rel ? { what, rel } : { what };
+    const describe = typeof what === 'string' ? () => what : what;
+    work = rel ? { describe, rel } : { describe };
   };
 
   const alter = as(node, 'AlterTableStmt');
@@ -333,7 +334,7 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
   if (idx) {
     const rel = rv(idx.relation);
     lock(rel, idx.concurrent ? LockMode.ShareUpdateExclusive : LockMode.Share);
-    if (rel) heavy(rel, `builds an index on ${displayRel(rel)}`);
+    if (rel) heavy(rel, () => `builds an index on ${displayRel(rel)}`);
     return finish();
   }
 
@@ -390,8 +391,8 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
     for (const r of vac.rels ?? []) {
       const rel = rv(as(r, 'VacuumRelation')?.relation);
       lock(rel, full ? LockMode.AccessExclusive : LockMode.ShareUpdateExclusive);
-      if (full && rel) heavy(rel, `rewrites ${displayRel(rel)}`);
-      else if (vac.is_vacuumcmd && rel) heavy(rel, `vacuums ${displayRel(rel)}`);
+      if (full && rel) heavy(rel, () => `rewrites ${displayRel(rel)}`);
+      else if (vac.is_vacuumcmd && rel) heavy(rel, () => `vacuums ${displayRel(rel)}`);
     }
     if ((vac.rels?.length ?? 0) === 0 && vac.is_vacuumcmd) heavy(undefined, full ? 'rewrites every table of the database' : 'vacuums every table of the database');
     return finish();
@@ -419,7 +420,7 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
     if (rel && (ri.kind === 'REINDEX_OBJECT_TABLE' || ri.kind === 'REINDEX_OBJECT_INDEX')) {
       const table = ri.kind === 'REINDEX_OBJECT_INDEX' ? file.indexTable(rel) : rel;
       lock(table ?? rel, conc ? LockMode.ShareUpdateExclusive : ri.kind === 'REINDEX_OBJECT_INDEX' ? LockMode.AccessExclusive : LockMode.Share);
-      heavy(table ?? rel, `rebuilds indexes of ${displayRel(table ?? rel)}`);
+      heavy(table ?? rel, () => `rebuilds indexes of ${displayRel(table ?? rel)}`);
     } else heavy(undefined, 'rebuilds many indexes');
     return finish();
   }
@@ -450,7 +451,7 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
   if (refresh) {
     const rel = rv(refresh.relation);
     lock(rel, refresh.concurrent ? LockMode.Exclusive : LockMode.AccessExclusive);
-    if (rel) heavy(rel, `refreshes ${displayRel(rel)}`);
+    if (rel) heavy(rel, () => `refreshes ${displayRel(rel)}`);
     return finish();
   }
 
@@ -464,14 +465,14 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
   if (upd) {
     const rel = rv(upd.relation);
     lock(rel, LockMode.RowExclusive);
-    if (rel) heavy(rel, `writes rows of ${displayRel(rel)}`);
+    if (rel) heavy(rel, () => `writes rows of ${displayRel(rel)}`);
     return finish();
   }
   const del = as(node, 'DeleteStmt');
   if (del) {
     const rel = rv(del.relation);
     lock(rel, LockMode.RowExclusive);
-    if (rel) heavy(rel, `deletes rows of ${displayRel(rel)}`);
+    if (rel) heavy(rel, () => `deletes rows of ${displayRel(rel)}`);
     return finish();
   }
   const ins = as(node, 'InsertStmt');
@@ -479,14 +480,14 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
     const rel = rv(ins.relation);
     lock(rel, LockMode.RowExclusive);
     // INSERT … SELECT reads other tables even when the target is new.
-    if (rel && hasFrom(ins.selectStmt)) heavy(file.isNew(rel) ? undefined : rel, `copies rows into ${displayRel(rel)}`);
+    if (rel && hasFrom(ins.selectStmt)) heavy(file.isNew(rel) ? undefined : rel, () => `copies rows into ${displayRel(rel)}`);
     return finish();
   }
   const merge = as(node, 'MergeStmt');
   if (merge) {
     const rel = rv(merge.relation);
     lock(rel, LockMode.RowExclusive);
-    if (rel) heavy(rel, `merges rows into ${displayRel(rel)}`);
+    if (rel) heavy(rel, () => `merges rows into ${displayRel(rel)}`);
     return finish();
   }
   if (as(node, 'SelectStmt') && hasFrom(node)) heavy(undefined, 'runs a query');

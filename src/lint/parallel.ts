@@ -16,7 +16,7 @@ export interface WorkerInput {
   names: string[];
   texts: string[];
   opts: LintOptions;
-  /** [0]: next file index to take; [1]: results the worker has posted. */
+  /** [0]: next file index to take; [1]: results the worker has posted; [2]: 1 once the worker is ready. */
   counters: SharedArrayBuffer;
   port: MessagePort;
 }
@@ -49,9 +49,11 @@ export async function lintInParallel(
   opts: LintOptions,
   lintOne: (i: number) => FileResult,
   emit: (r: FileResult) => void,
+  /** Tests: wait up to this long for the worker to be ready before taking files. */
+  waitForWorkerMs = 0,
 ): Promise<{ results: FileResult[]; byWorker: number }> {
   const n = names.length;
-  const counters = new Int32Array(new SharedArrayBuffer(8));
+  const counters = new Int32Array(new SharedArrayBuffer(12));
   const { port1, port2 } = new MessageChannel();
   const results: (FileResult | undefined)[] = new Array(n);
   let workerGone = false;
@@ -76,6 +78,12 @@ export async function lintInParallel(
     }
     while (emitted < n && results[emitted]) emit(results[emitted++]!);
   };
+
+  const waitUntil = Date.now() + waitForWorkerMs;
+  while (Atomics.load(counters, 2) === 0 && !workerGone && Date.now() < waitUntil) {
+    Atomics.wait(counters, 2, 0, 20);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 
   // Take files until none is left.
   for (;;) {

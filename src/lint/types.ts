@@ -91,7 +91,7 @@ export interface LockTaken {
 export interface StatementFacts {
   locks: LockTaken[];
   /** Work proportional to the size of an existing table (rewrite, scan, index build, row writes). */
-  work?: { what: string; rel?: RelName };
+  work?: { /** "rewrites users", "builds an index on orders"… (built on demand) */ describe(): string; rel?: RelName };
 }
 
 /** The file as it is just before the statement: what earlier statements did. */

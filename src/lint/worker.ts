@@ -7,6 +7,8 @@ import { loadParser } from './source.js';
 const input = workerData as WorkerInput;
 const counters = new Int32Array(input.counters);
 const lib = await loadParser();
+Atomics.store(counters, 2, 1);
+Atomics.notify(counters, 2);
 for (;;) {
   const i = Atomics.add(counters, 0, 1);
   if (i >= input.names.length) break;

@@ -22,10 +22,11 @@ export const accessExclusiveHeld = defineRule({
     const heldText = held.length === 1 ? `${displayRel(first.rel)} (taken at line ${first.line})` : held.map((h) => `${displayRel(h.rel)} (line ${h.line})`).join(', ');
     const work = ctx.facts.work;
     if (work) {
+      const what = work.describe();
       return [
         {
-          message: `${work.what} while ACCESS EXCLUSIVE on ${heldText} is held`,
-          why: `every query on ${held.map((h) => displayRel(h.rel)).join(', ')} has been waiting since line ${first.line} and keeps waiting while this statement ${work.what}, until COMMIT`,
+          message: `${what} while ACCESS EXCLUSIVE on ${heldText} is held`,
+          why: `every query on ${held.map((h) => displayRel(h.rel)).join(', ')} has been waiting since line ${first.line} and keeps waiting while this statement ${what}, until COMMIT`,
           lock: 'ACCESS EXCLUSIVE',
           rel: work.rel ?? first.rel,
         },

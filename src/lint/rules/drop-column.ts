@@ -1,7 +1,7 @@
 import { displayRel, relName } from '../ast.js';
 import { alterCmds } from '../facts.js';
 import type { Hit } from '../types.js';
-import { defineRule } from './define.js';
+import { defineRule, identRe, locate } from './define.js';
 
 export const dropColumn = defineRule({
   id: 'drop-column',
@@ -26,6 +26,7 @@ export const dropColumn = defineRule({
         why: `the running application version still uses ${displayRel(rel)}.${cmd.name ?? '?'}: its queries fail from this commit until every instance is redeployed (the drop also takes ACCESS EXCLUSIVE on ${displayRel(rel)}, briefly)`,
         lock: 'ACCESS EXCLUSIVE',
         rel,
+        ...locate(ctx, new RegExp(`\\bDROP\\s+(?:COLUMN\\s+)?(?:IF\\s+EXISTS\\s+)?${identRe(cmd.name ?? '')}`, 'i')),
       });
     }
     return hits;

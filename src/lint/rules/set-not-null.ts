@@ -1,7 +1,7 @@
 import { as, displayRel, names, relName, type RelName } from '../ast.js';
 import { alterCmds } from '../facts.js';
 import type { Hit } from '../types.js';
-import { defineRule } from './define.js';
+import { defineRule, identRe, locate } from './define.js';
 
 function safeFor(rel: RelName, col: string, pgVersion: number): string {
   const t = displayRel(rel);
@@ -53,6 +53,7 @@ export const setNotNull = defineRule({
         safe: safeFor(rel, col, pg),
         lock: 'ACCESS EXCLUSIVE',
         rel,
+        ...locate(ctx, new RegExp(`\\bALTER\\s+(?:COLUMN\\s+)?${identRe(col)}\\s+SET\\s+NOT\\s+NULL|\\bNOT\\s+NULL\\s+${identRe(col)}\\b`, 'i')),
       });
     }
     return hits;
