@@ -7,7 +7,7 @@
 import type { AlterTableCmd, ColumnDef, Constraint, Node, RangeVar } from 'libpg-query';
 import { as, displayRel, isSerialTypeName, names, relFromNames, relName, str, type RelName } from './ast.js';
 import { analyzeTypeChange, type TypeChange } from './type-change.js';
-import { LockMode, type FileView, type LockTaken, type StatementFacts } from './types.js';
+import { LockMode, type FileView, type Hit, type LockTaken, type StatementFacts } from './types.js';
 import { findVolatileCall, type VolatileCall } from './volatility.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +161,29 @@ export function constraintWork(c: Constraint): string | undefined {
 
 // ---------------------------------------------------------------------------------------------
 // ALTER TABLE subcommands
+
+/**
+ * The columns an ALTER TABLE on an existing table adds (a table created earlier in the file is new:
+ * nothing to report), each with what the add-column rules need; `hit` returns that rule's finding.
+ */
+export function addedColumnHits(
+  stmt: { relation?: RangeVar; cmds?: Node[] },
+  file: FileView,
+  hit: (info: AddColumnInfo, col: ColumnDef, table: { rel: RelName; display: string }) => Hit | undefined,
+): Hit[] | undefined {
+  const rel = relName(stmt.relation);
+  if (!rel || file.isNew(rel)) return undefined;
+  const table = { rel, display: displayRel(rel) };
+  const hits: Hit[] = [];
+  for (const cmd of alterCmds(stmt)) {
+    if (cmd.subtype !== 'AT_AddColumn') continue;
+    const col = as(cmd.def, 'ColumnDef');
+    if (!col) continue;
+    const h = hit(analyzeAddColumn(col, file), col, table);
+    if (h) hits.push(h);
+  }
+  return hits;
+}
 
 export function alterCmds(stmt: { cmds?: Node[] }): AlterTableCmd[] {
   const out: AlterTableCmd[] = [];

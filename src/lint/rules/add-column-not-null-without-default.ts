@@ -1,6 +1,4 @@
-import { as, displayRel, relName } from '../ast.js';
-import { alterCmds, analyzeAddColumn } from '../facts.js';
-import type { Hit } from '../types.js';
+import { addedColumnHits } from '../facts.js';
 import { defineRule } from './define.js';
 
 export const addColumnNotNullWithoutDefault = defineRule({
@@ -16,30 +14,21 @@ export const addColumnNotNullWithoutDefault = defineRule({
     good: "ALTER TABLE users ADD COLUMN plan text NOT NULL DEFAULT 'free';",
   },
   check(ctx) {
-    const rel = relName(ctx.node.relation);
-    if (!rel || ctx.file.isNew(rel)) return undefined;
-    const t = displayRel(rel);
-    const hits: Hit[] = [];
-    for (const cmd of alterCmds(ctx.node)) {
-      if (cmd.subtype !== 'AT_AddColumn') continue;
-      const col = as(cmd.def, 'ColumnDef');
-      if (!col) continue;
-      const info = analyzeAddColumn(col, ctx.file);
-      if (!info.notNull || !info.defaultIsNull || info.serial || info.identity || info.generated) continue;
-      const stats = ctx.file.table(rel);
-      hits.push({
-        message: `column ${info.name} added to ${t} as NOT NULL without a default`,
-        why:
-          `every existing row of ${t} would hold NULL, so PostgreSQL aborts the statement ("column \\"${info.name}\\" of relation \\"${rel.name}\\" contains null values")` +
-          (stats && stats.rows !== null ? ` — ${t} has about ${Math.round(stats.rows)} rows` : ''),
-        safe:
-          ctx.file.pgVersion >= 11
-            ? `ALTER TABLE ${t} ADD COLUMN ${info.name} … NOT NULL DEFAULT <constant>; (no rewrite from PostgreSQL 11), or add it nullable, backfill in batches, then NOT NULL via a validated CHECK`
-            : `add it nullable, backfill in batches, then NOT NULL via a validated CHECK`,
-        rel,
-        ...(col.location !== undefined ? { location: col.location } : {}),
-      });
-    }
-    return hits;
+    return addedColumnHits(ctx.node, ctx.file, (info, col, { rel, display: t }) => {
+    if (!info.notNull || !info.defaultIsNull || info.serial || info.identity || info.generated) return undefined;
+    const stats = ctx.file.table(rel);
+    return {
+      message: `column ${info.name} added to ${t} as NOT NULL without a default`,
+      why:
+        `every existing row of ${t} would hold NULL, so PostgreSQL aborts the statement ("column \\"${info.name}\\" of relation \\"${rel.name}\\" contains null values")` +
+        (stats && stats.rows !== null ? ` — ${t} has about ${Math.round(stats.rows)} rows` : ''),
+      safe:
+        ctx.file.pgVersion >= 11
+          ? `ALTER TABLE ${t} ADD COLUMN ${info.name} … NOT NULL DEFAULT <constant>; (no rewrite from PostgreSQL 11), or add it nullable, backfill in batches, then NOT NULL via a validated CHECK`
+          : `add it nullable, backfill in batches, then NOT NULL via a validated CHECK`,
+      rel,
+      ...(col.location !== undefined ? { location: col.location } : {}),
+    };
+    });
   },
 });

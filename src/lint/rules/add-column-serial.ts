@@ -1,6 +1,4 @@
-import { as, displayRel, relName } from '../ast.js';
-import { alterCmds, analyzeAddColumn } from '../facts.js';
-import type { Hit } from '../types.js';
+import { addedColumnHits } from '../facts.js';
 import { defineRule } from './define.js';
 
 export const addColumnSerial = defineRule({
@@ -16,25 +14,16 @@ export const addColumnSerial = defineRule({
     good: "ALTER TABLE events ADD COLUMN seq bigint; ALTER TABLE events ALTER COLUMN seq SET DEFAULT nextval('events_seq');",
   },
   check(ctx) {
-    const rel = relName(ctx.node.relation);
-    if (!rel || ctx.file.isNew(rel)) return undefined;
-    const t = displayRel(rel);
-    const hits: Hit[] = [];
-    for (const cmd of alterCmds(ctx.node)) {
-      if (cmd.subtype !== 'AT_AddColumn') continue;
-      const col = as(cmd.def, 'ColumnDef');
-      if (!col) continue;
-      const info = analyzeAddColumn(col, ctx.file);
-      if (!(info.serial || info.identity) || !info.rewrite) continue;
-      hits.push({
-        message: `column ${info.name} added to ${t} as ${info.serial ? 'serial' : 'an identity column'}`,
-        why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
-        safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} bigint; CREATE SEQUENCE …; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT nextval('…'); then backfill existing rows in batches`,
-        lock: 'ACCESS EXCLUSIVE',
-        rel,
-        ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
-      });
-    }
-    return hits;
+    return addedColumnHits(ctx.node, ctx.file, (info, _col, { rel, display: t }) => {
+    if (!(info.serial || info.identity) || !info.rewrite) return undefined;
+    return {
+      message: `column ${info.name} added to ${t} as ${info.serial ? 'serial' : 'an identity column'}`,
+      why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
+      safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} bigint; CREATE SEQUENCE …; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT nextval('…'); then backfill existing rows in batches`,
+      lock: 'ACCESS EXCLUSIVE',
+      rel,
+      ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
+    };
+    });
   },
 });

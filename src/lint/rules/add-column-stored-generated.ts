@@ -1,6 +1,4 @@
-import { as, displayRel, relName } from '../ast.js';
-import { alterCmds, analyzeAddColumn } from '../facts.js';
-import type { Hit } from '../types.js';
+import { addedColumnHits } from '../facts.js';
 import { defineRule } from './define.js';
 
 export const addColumnStoredGenerated = defineRule({
@@ -16,27 +14,18 @@ export const addColumnStoredGenerated = defineRule({
     good: 'ALTER TABLE users ADD COLUMN email_lower text;',
   },
   check(ctx) {
-    const rel = relName(ctx.node.relation);
-    if (!rel || ctx.file.isNew(rel)) return undefined;
-    const t = displayRel(rel);
-    const hits: Hit[] = [];
-    for (const cmd of alterCmds(ctx.node)) {
-      if (cmd.subtype !== 'AT_AddColumn') continue;
-      const col = as(cmd.def, 'ColumnDef');
-      if (!col) continue;
-      const info = analyzeAddColumn(col, ctx.file);
-      if (info.generated !== 'stored' || !info.rewrite) continue;
-      hits.push({
-        message: `column ${info.name} added to ${t} as a STORED generated column`,
-        why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
-        safe:
-          `add ${info.name} as a plain nullable column, fill it for new writes with a trigger and for existing rows in batches` +
-          (ctx.file.pgVersion >= 18 ? '; or make it VIRTUAL (computed on read, no rewrite)' : ''),
-        lock: 'ACCESS EXCLUSIVE',
-        rel,
-        ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
-      });
-    }
-    return hits;
+    return addedColumnHits(ctx.node, ctx.file, (info, _col, { rel, display: t }) => {
+    if (info.generated !== 'stored' || !info.rewrite) return undefined;
+    return {
+      message: `column ${info.name} added to ${t} as a STORED generated column`,
+      why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
+      safe:
+        `add ${info.name} as a plain nullable column, fill it for new writes with a trigger and for existing rows in batches` +
+        (ctx.file.pgVersion >= 18 ? '; or make it VIRTUAL (computed on read, no rewrite)' : ''),
+      lock: 'ACCESS EXCLUSIVE',
+      rel,
+      ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
+    };
+    });
   },
 });

@@ -1,6 +1,4 @@
-import { as, displayRel, relName } from '../ast.js';
-import { alterCmds, analyzeAddColumn } from '../facts.js';
-import type { Hit } from '../types.js';
+import { addedColumnHits } from '../facts.js';
 import { defineRule } from './define.js';
 
 export const addColumnVolatileDefault = defineRule({
@@ -16,29 +14,20 @@ export const addColumnVolatileDefault = defineRule({
     good: 'ALTER TABLE users ADD COLUMN created_at timestamptz DEFAULT now();',
   },
   check(ctx) {
-    const rel = relName(ctx.node.relation);
-    if (!rel || ctx.file.isNew(rel)) return undefined;
-    const t = displayRel(rel);
-    const hits: Hit[] = [];
-    for (const cmd of alterCmds(ctx.node)) {
-      if (cmd.subtype !== 'AT_AddColumn') continue;
-      const col = as(cmd.def, 'ColumnDef');
-      if (!col) continue;
-      const info = analyzeAddColumn(col, ctx.file);
-      // serial / identity / generated have their own rules.
-      if (!info.rewrite || info.serial || info.identity || info.generated) continue;
-      const pre11 = !info.volatileDefault;
-      hits.push({
-        message: pre11
-          ? `column ${info.name} added to ${t} with a default (PostgreSQL ${ctx.file.pgVersion} < 11)`
-          : `column ${info.name} added to ${t} with a VOLATILE default ${info.volatileDefault!.name}()`,
-        why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
-        safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} … without the default; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT …; (new rows only, no rewrite) then backfill existing rows in batches`,
-        lock: 'ACCESS EXCLUSIVE',
-        rel,
-        ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
-      });
-    }
-    return hits;
+    return addedColumnHits(ctx.node, ctx.file, (info, _col, { rel, display: t }) => {
+    // serial / identity / generated have their own rules.
+    if (!info.rewrite || info.serial || info.identity || info.generated) return undefined;
+    const pre11 = !info.volatileDefault;
+    return {
+      message: pre11
+        ? `column ${info.name} added to ${t} with a default (PostgreSQL ${ctx.file.pgVersion} < 11)`
+        : `column ${info.name} added to ${t} with a VOLATILE default ${info.volatileDefault!.name}()`,
+      why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
+      safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} … without the default; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT …; (new rows only, no rewrite) then backfill existing rows in batches`,
+      lock: 'ACCESS EXCLUSIVE',
+      rel,
+      ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
+    };
+    });
   },
 });
