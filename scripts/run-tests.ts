@@ -1,13 +1,15 @@
 /**
  * Runs the test suite against TANDEM_TEST_DATABASE_URL if set, else against an embedded
  * PostgreSQL started for the run (each test creates its own database on that server).
- *   npm test                      # embedded PostgreSQL
- *   npm test -- test/cli.test.ts  # some files only
+ *   npm test                                  # embedded PostgreSQL (18)
+ *   TANDEM_TEST_PG_VERSION=14 npm test        # embedded PostgreSQL 14 (14 … 18)
+ *   npm test -- test/cli.test.ts              # some files only
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import pg from 'pg';
+import { parsePgMajor, startEmbeddedPostgres } from '../src/db/embedded.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -20,13 +22,28 @@ const files = args.length
 
 let server: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
 const env = { ...process.env };
+const wanted = env['TANDEM_TEST_PG_VERSION']?.trim();
 if (!env['TANDEM_TEST_DATABASE_URL']) {
-  server = await startEmbeddedPostgres();
+  const t0 = Date.now();
+  try {
+    const version = wanted ? parsePgMajor(wanted, 'version in TANDEM_TEST_PG_VERSION') : undefined;
+    server = await startEmbeddedPostgres(version !== undefined ? { version } : {});
+  } catch (err) {
+    console.error(`tests: ${(err as Error).message}`);
+    process.exit(2);
+  }
   env['TANDEM_TEST_DATABASE_URL'] = server.url;
-  console.log(`tests: embedded PostgreSQL on port ${server.port}`);
+  // Tests that start an embedded server of their own (tandem demo, tandem trace) use the same major.
+  if (wanted) env['TANDEM_PG_VERSION'] = String(server.major);
+  console.log(`tests: embedded PostgreSQL ${server.version} on port ${server.port} (started in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 } else {
+  if (wanted) console.log('tests: TANDEM_TEST_PG_VERSION is ignored: TANDEM_TEST_DATABASE_URL is set');
   console.log('tests: using TANDEM_TEST_DATABASE_URL');
 }
+const probe = new pg.Client({ connectionString: env['TANDEM_TEST_DATABASE_URL'] });
+await probe.connect();
+console.log(`tests: server ${(await probe.query<{ v: string }>('SELECT version() AS v')).rows[0]!.v}`);
+await probe.end();
 
 const started = Date.now();
 const child = spawn(

@@ -172,7 +172,18 @@ export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: 
         AND d.classid NOT IN ('pg_rewrite'::regclass, 'pg_constraint'::regclass)
         AND NOT EXISTS (SELECT 1 FROM pg_depend d2
                          WHERE d2.classid = d.classid AND d2.objid = d.objid AND d2.refclassid = d.refclassid
-                           AND d2.refobjid = d.refobjid AND d2.refobjsubid = d.refobjsubid AND d2.deptype IN ('a', 'i'))`,
+                           AND d2.refobjid = d.refobjid AND d2.refobjsubid = d.refobjsubid AND d2.deptype IN ('a', 'i'))
+     UNION ALL
+     -- PostgreSQL 14 records a generated column's dependency on its base column as automatic, so
+     -- DROP COLUMN would silently drop the generated column too (15+ refuse): refused all the same.
+     SELECT t.relname::text, a.attname::text, pg_describe_object('pg_attrdef'::regclass, ad.oid, 0)
+       FROM pg_depend d
+       JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace
+       JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+       JOIN pg_attribute g ON g.attrelid = d.objid AND g.attnum = d.objsubid AND g.attgenerated <> ''
+       JOIN pg_attrdef ad ON ad.adrelid = g.attrelid AND ad.adnum = g.attnum
+      WHERE n.nspname = $1 AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+        AND d.objid = d.refobjid AND d.objsubid > 0 AND d.refobjsubid > 0 AND d.objsubid <> d.refobjsubid AND d.deptype = 'a'`,
     [schema, ignoreViewSchemas],
   );
   const columnDependents = new Map<string, string[]>();

