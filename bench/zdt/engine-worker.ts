@@ -20,6 +20,7 @@ export interface EngineWorkerData {
 export type EngineMessage =
   | { type: 'ready' }
   | { type: 'step'; step: string }
+  | { type: 'warn'; message: string }
   | { type: 'backfill'; table: string; done: number; estimated: number; finished: boolean }
   | { type: 'done'; action: string; seconds: number; versionSchema?: string }
   | { type: 'failed'; action: string; message: string };
@@ -31,7 +32,7 @@ const post = (m: EngineMessage) => port.postMessage(m);
 const reporter: Reporter = {
   step: (phase, description) => post({ type: 'step', step: `${phase}: ${description}` }),
   info: (m) => post({ type: 'step', step: m }),
-  warn: (m) => post({ type: 'step', step: `warning: ${m}` }),
+  warn: (m) => post({ type: 'warn', message: m }),
   backfillProgress: (table, done, estimated, finished) => post({ type: 'backfill', table, done, estimated, finished }),
 };
 const options: EngineOptions = {

@@ -10,11 +10,13 @@
  *
  * Options: --rows N (up to 10M), --ops a,b,c (see --list), --clients N per version (2),
  * --think-ms N (1), --baseline-seconds S (3, at each client count), --both-seconds S (3),
- * --after-seconds S (0.5), --min-phase-seconds S (1: shortest start and complete/rollback window,
- * the clients run on until it is reached), --directions complete,rollback, --no-plain (skip timing the plain
- * statement), --batch-size N / --batch-delay MS (engine knobs, default the engine's),
- * --out FILE (also write the markdown there), --json FILE (every number), --strict (exit 1 when a
- * target is not met), --list.
+ * --after-seconds S (0.5), --min-phase-seconds S (1: shortest start and complete/rollback
+ * window; the clients run on until it is reached), --directions complete,rollback, --no-plain
+ * (skip timing the plain statement), --batch-size N / --batch-delay MS (engine knobs; default the
+ * engine's), --out FILE (also write the markdown there), --json FILE (every number), --strict
+ * (exit 1 when a target is not met), --list. --database-url URL (else TANDEM_DATABASE_URL, else
+ * DATABASE_URL, else an embedded PostgreSQL): a server on which the benchmark creates, and drops
+ * afterwards, scratch databases named zdt_<pid>_<random>_*; it never touches any other database.
  *
  * Per operation and phase it reports failed statements, p50/p99/max latency and throughput
  * against a no-migration baseline measured on the same copy of the table just before; the stall
@@ -49,10 +51,13 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-const known = new Set([
-  '--rows', '--ops', '--clients', '--think-ms', '--baseline-seconds', '--both-seconds', '--after-seconds', '--min-phase-seconds', '--directions',
-  '--no-plain', '--batch-size', '--batch-delay', '--out', '--json', '--strict', '--list', '--database-url',
-]);
+const known = new Set(
+  [
+    '--rows', '--ops', '--clients', '--think-ms', '--baseline-seconds', '--both-seconds', '--after-seconds',
+    '--min-phase-seconds', '--directions', '--no-plain', '--batch-size', '--batch-delay', '--out', '--json',
+    '--strict', '--list', '--database-url',
+  ],
+);
 for (const a of args) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
 
 if (has('--list')) {

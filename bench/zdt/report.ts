@@ -134,12 +134,13 @@ export function renderMarkdown(result: BenchResult, command?: string): string {
     op.directions.flatMap((d) => [
       ...(d.error ? [`- ${op.key} → ${d.direction}: ${d.error.split('\n')[0]}`] : []),
       ...d.phases.flatMap((p) => p.errors.map((e) => `- ${op.key} → ${d.direction} (${p.name}): ${e.split('\n')[0]}`)),
+      ...d.phases.flatMap((p) => p.warnings.slice(0, 3).map((w) => `- ${op.key} → ${d.direction} (${p.name}), engine warning: ${w.split('\n')[0]}`)),
       ...(d.verify?.samples ?? []).map((s) => `- ${op.key} → ${d.direction} ledger: ${s}`),
       ...d.catalogDiff.slice(0, 5).map((s) => `- ${op.key} → rollback catalog: ${s}`),
       ...d.leftovers.map((s) => `- ${op.key} → complete left behind: ${s}`),
       ...d.shapeProblems.map((s) => `- ${op.key} → final schema: ${s}`),
     ]),
   );
-  if (problems.length) parts.push('', 'Problems:', '', ...problems.slice(0, 60));
+  if (problems.length) parts.push('', 'Problems and engine warnings:', '', ...problems.slice(0, 60));
   return parts.join('\n');
 }

@@ -85,6 +85,8 @@ export interface PhaseResult {
   serverWait?: { event: string; ms: number };
   /** Autovacuum work seen during the phase. */
   autovacuum: string[];
+  /** What the engine warned about (e.g. a step waiting for a lock, and who holds it). */
+  warnings: string[];
   /** Longest event-loop delay of the benchmark process (its own CPU starvation). */
   loopDelayMaxMs: number;
 }
@@ -178,7 +180,7 @@ class EngineThread {
   private exited = false;
   private readonly exit: Promise<void>;
 
-  constructor(data: EngineWorkerData, log: (s: string) => void, prefix: string, onStep: (step: string) => void) {
+  constructor(data: EngineWorkerData, log: (s: string) => void, prefix: string, onStep: (step: string) => void, onWarn: (message: string) => void) {
     this.worker = new Worker(new URL('./engine-worker.mjs', import.meta.url), { workerData: data });
     let readyResolve: () => void = () => undefined;
     let readyReject: (e: Error) => void = () => undefined;
@@ -192,6 +194,9 @@ class EngineThread {
       else if (m.type === 'step') {
         onStep(m.step);
         log(`${prefix} ${m.step}`);
+      } else if (m.type === 'warn') {
+        onWarn(m.message);
+        log(`${prefix} warning: ${m.message}`);
       } else if (m.type === 'backfill') {
         const quarter = Math.floor((m.done / Math.max(m.estimated, m.done, 1)) * 4);
         if (m.finished) {
@@ -248,14 +253,14 @@ class Bench {
     readonly admin: pg.Client,
   ) {}
 
-  engine(url: string, scenario: Scenario, prefix: string, onStep: (step: string) => void): EngineThread {
+  engine(url: string, scenario: Scenario, prefix: string, onStep: (step: string) => void, onWarn: (message: string) => void): EngineThread {
     const data: EngineWorkerData = {
       url,
       migration: { name: `zdt_${scenario.key}`, operations: scenario.operations },
       ...(this.opts.batchSize !== undefined ? { batchSize: this.opts.batchSize } : {}),
       ...(this.opts.batchDelayMs !== undefined ? { batchDelayMs: this.opts.batchDelayMs } : {}),
     };
-    return new EngineThread(data, this.opts.log, prefix, onStep);
+    return new EngineThread(data, this.opts.log, prefix, onStep, onWarn);
   }
 
   /** The starting data, loaded once; each run gets a copy (CREATE DATABASE … TEMPLATE). */
@@ -357,6 +362,7 @@ function phaseResult(s: PhaseStats, baseline: Map<number, number>): PhaseResult 
     errors: s.errors,
     worst: s.worst,
     autovacuum: [...s.autovacuum],
+    warnings: s.warnings,
     loopDelayMaxMs: s.loopDelayMaxMs,
     ...(s.longestLockWait() ? { lockWait: s.longestLockWait()! } : {}),
     ...(s.longestOtherWait() ? { serverWait: s.longestOtherWait()! } : {}),
@@ -428,7 +434,13 @@ async function runDirection(bench: Bench, scenario: Scenario, direction: Directi
   const rec = new Recorder();
   const result: DirectionResult = { direction, phases: [], startSeconds: 0, finishSeconds: 0, catalogDiff: [], leftovers: [], shapeProblems: [], kinds: rec.kinds };
   const runner = await connect(db.url, 'bench-check');
-  const engine = bench.engine(db.url, scenario, prefix, (step) => (rec.step = step));
+  const engine = bench.engine(
+    db.url,
+    scenario,
+    prefix,
+    (step) => (rec.step = step),
+    (message) => rec.current.warnings.push(message),
+  );
   const sampler = new LockSampler(await clients.open('bench-lock-sampler'), rec);
   const launch = (conn: pg.Client, version: Version, p: Partition) =>
     clients.launch({ client: conn, version, scenario, partition: p, ledger, recorder: rec, thinkMs: opts.thinkMs, valid: false });

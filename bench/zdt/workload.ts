@@ -34,6 +34,8 @@ export class PhaseStats {
   readonly otherWaits = new Map<string, number>();
   /** Autovacuum seen working in the database during the phase (what it ran). */
   readonly autovacuum = new Set<string>();
+  /** The engine's warnings during the phase. */
+  readonly warnings: string[] = [];
   /**
    * Longest delay of this process's event loop: a statement cannot be seen to finish earlier
    * than the loop gets to it, so a stall here is the benchmark process starved of CPU, not the
