@@ -1,9 +1,11 @@
 /**
  * Typed errors. `exitCode` 2 means invalid input or usage and the database was not changed;
  * 1 means an operation failed while running (the state records it, `rollback` works from there).
+ * Every error has a stable `code` (kebab-case) that tests and tools assert on, never the message.
  */
 export abstract class TandemError extends Error {
   abstract readonly exitCode: 1 | 2;
+  abstract readonly code: string;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -28,31 +30,87 @@ export function formatLocation(loc: InputLocation): string {
   return parts.join(', ');
 }
 
+/**
+ * Codes of invalid input. Add one here when a new kind of mistake needs telling apart; the
+ * default, `invalid-input`, is for everything else.
+ */
+export type InputErrorCode =
+  | 'invalid-input'
+  | 'invalid-file'
+  | 'invalid-field'
+  | 'invalid-sql'
+  | 'invalid-type'
+  | 'invalid-name'
+  | 'name-too-long'
+  | 'reserved-name'
+  | 'schema-not-found'
+  | 'table-not-found'
+  | 'column-not-found'
+  | 'index-not-found'
+  | 'constraint-not-found'
+  | 'already-exists'
+  | 'unsupported'
+  | 'usage'
+  | 'no-database';
+
 /** The migration file or command line is wrong; nothing was changed. */
 export class InvalidInputError extends TandemError {
   readonly exitCode = 2 as const;
+  readonly code: InputErrorCode;
   constructor(
     readonly problem: string,
     readonly location: InputLocation = {},
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: InputErrorCode },
   ) {
     const where = formatLocation(location);
     super(`${where ? `${where}: ` : ''}${problem}${hint ? `\n  hint: ${hint}` : ''}`, options);
+    this.code = options?.code ?? 'invalid-input';
   }
 }
+
+export type StateErrorCode =
+  | 'invalid-state'
+  | 'not-in-progress'
+  | 'other-migration-in-progress'
+  | 'checksum-mismatch'
+  | 'already-applied'
+  | 'not-started'
+  | 'rolling-back'
+  | 'completing'
+  | 'version-schema-exists';
 
 /** The command cannot run in the current state (another migration active, nothing to complete…). */
 export class StateError extends TandemError {
   readonly exitCode = 2 as const;
-  constructor(message: string, readonly hint?: string) {
-    super(`${message}${hint ? `\n  hint: ${hint}` : ''}`);
+  readonly code: StateErrorCode;
+  constructor(
+    message: string,
+    readonly hint?: string,
+    options?: { cause?: unknown; code?: StateErrorCode },
+  ) {
+    super(`${message}${hint ? `\n  hint: ${hint}` : ''}`, options);
+    this.code = options?.code ?? 'invalid-state';
+  }
+}
+
+/** The database could not be reached: not invalid input, the command may work when retried. */
+export class ConnectionError extends TandemError {
+  readonly exitCode = 1 as const;
+  readonly code = 'connection-failed';
+  constructor(
+    message: string,
+    readonly details: { target: string; sqlstate?: string } ,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }
 
 /** Another runner holds the per-schema advisory lock. */
 export class RunnerBusyError extends TandemError {
   readonly exitCode = 1 as const;
+  readonly code = 'runner-busy';
   constructor(readonly schema: string, readonly holder: string) {
     super(
       `another tandem runner is working on schema "${schema}" (${holder}).\n` +
@@ -64,18 +122,21 @@ export class RunnerBusyError extends TandemError {
 /** A statement failed while a phase was running. */
 export class ExecutionError extends TandemError {
   readonly exitCode = 1 as const;
+  readonly code: string;
   constructor(
     message: string,
     readonly details: { step?: string; sql?: string; sqlstate?: string; table?: string; column?: string } = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string },
   ) {
     super(message, options);
+    this.code = options?.code ?? 'execution-failed';
   }
 }
 
 /** A DDL step could not get its lock within the total retry budget. */
 export class LockTimeoutError extends TandemError {
   readonly exitCode = 1 as const;
+  readonly code = 'lock-timeout';
   constructor(
     readonly step: string,
     readonly attempts: number,
@@ -95,4 +156,11 @@ export class LockTimeoutError extends TandemError {
 
 export function exitCodeOf(err: unknown): number {
   return err instanceof TandemError ? err.exitCode : 1;
+}
+
+/** The code of any error: a TandemError's own, a PostgreSQL error's SQLSTATE, else `internal`. */
+export function codeOf(err: unknown): string {
+  if (err instanceof TandemError) return err.code;
+  const sqlstate = (err as { code?: unknown } | null)?.code;
+  return typeof sqlstate === 'string' && /^[0-9A-Z]{5}$/.test(sqlstate) ? `sqlstate-${sqlstate}` : 'internal';
 }

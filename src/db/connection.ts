@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { InvalidInputError } from '../errors.js';
+import { ConnectionError } from '../errors.js';
 import { redactUrl } from './url.js';
 
 export { type ConnectionOptions, redactUrl, resolveDatabaseUrl } from './url.js';
@@ -9,9 +9,12 @@ export async function connect(url: string, applicationName = 'tandem'): Promise<
   try {
     await client.connect();
   } catch (err) {
-    throw new InvalidInputError(`cannot connect to ${redactUrl(url)}: ${(err as Error).message}`, {}, 'check --database-url', {
-      cause: err,
-    });
+    const code = (err as { code?: string }).code;
+    throw new ConnectionError(
+      `cannot connect to ${redactUrl(url)}: ${(err as Error).message}\n  hint: check --database-url (or TANDEM_DATABASE_URL / DATABASE_URL) and that the server is up`,
+      { target: redactUrl(url), ...(code ? { sqlstate: code } : {}) },
+      { cause: err },
+    );
   }
   // A dropped connection would otherwise surface as an unhandled 'error' event.
   client.on('error', () => undefined);

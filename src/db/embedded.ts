@@ -49,6 +49,7 @@ export interface EmbeddedOptions {
 /** The requested major is not supported, or its binaries are not installed on this machine. */
 export class EmbeddedPostgresUnavailableError extends TandemError {
   readonly exitCode = 2 as const;
+  readonly code = 'embedded-postgres-unavailable';
   constructor(
     readonly major: number | string,
     readonly packageName: string | undefined,
@@ -62,6 +63,7 @@ export class EmbeddedPostgresUnavailableError extends TandemError {
 /** initdb or postgres failed; `output` is what it printed. */
 export class EmbeddedPostgresStartError extends TandemError {
   readonly exitCode = 1 as const;
+  readonly code = 'embedded-postgres-failed';
   constructor(
     readonly stage: 'initdb' | 'postgres',
     readonly major: number,

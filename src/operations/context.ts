@@ -1,6 +1,6 @@
 import type { CatalogTable, SchemaInfo } from '../catalog/read.js';
 import type { ShadowPlan } from './shadow.js';
-import { InvalidInputError } from '../errors.js';
+import { type InputErrorCode, InvalidInputError } from '../errors.js';
 import { findColumn, type VColumn, type VirtualSchema, type VTable } from '../model/virtual-schema.js';
 import { identifierFits } from '../sql/ident.js';
 
@@ -145,7 +145,7 @@ export class OpContext {
     return this.info.replicaIdentity.get(table) ?? { type: 'DEFAULT', index: null };
   }
 
-  fail(problem: string, field?: string, hint?: string): never {
+  fail(problem: string, field?: string, hint?: string, code: InputErrorCode = 'invalid-field'): never {
     throw new InvalidInputError(
       problem,
       {
@@ -155,6 +155,7 @@ export class OpContext {
         ...(field !== undefined ? { field } : {}),
       },
       hint,
+      { code },
     );
   }
 
@@ -166,6 +167,7 @@ export class OpContext {
         `table "${name}" does not exist in schema "${this.schema}"`,
         field,
         known.length ? `existing tables: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''}` : 'the schema has no tables',
+        'table-not-found',
       );
     }
     return t;
@@ -178,19 +180,20 @@ export class OpContext {
         `column "${name}" does not exist in table "${table.name}"`,
         field,
         `columns: ${table.columns.map((col) => col.name).join(', ')}`,
+        'column-not-found',
       );
     }
     return c;
   }
 
   requireNewName(table: VTable, name: string, field: string): void {
-    if (findColumn(table, name)) this.fail(`column "${name}" already exists in table "${table.name}"`, field);
+    if (findColumn(table, name)) this.fail(`column "${name}" already exists in table "${table.name}"`, field, undefined, 'already-exists');
     this.requireIdentifier(name, field);
   }
 
   requireIdentifier(name: string, field: string): void {
-    if (!identifierFits(name)) this.fail(`"${name}" is longer than PostgreSQL's 63-byte identifier limit`, field);
-    if (name.startsWith('_tandem_')) this.fail(`names starting with "_tandem_" are reserved for tandem`, field);
+    if (!identifierFits(name)) this.fail(`"${name}" is longer than PostgreSQL's 63-byte identifier limit`, field, 'use a name of at most 63 bytes', 'name-too-long');
+    if (name.startsWith('_tandem_')) this.fail(`names starting with "_tandem_" are reserved for tandem`, field, undefined, 'reserved-name');
   }
 
   /**
