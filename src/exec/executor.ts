@@ -4,7 +4,7 @@ import { ExecutionError, LockTimeoutError } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { readTables } from '../catalog/read.js';
 import { VirtualSchema } from '../model/virtual-schema.js';
-import { grantsFor, viewSql } from '../plan/planner.js';
+import { grantsFor, viewSql } from '../plan/version-schema.js';
 import type { Action, Phase, SqlStep, Step, VersionSchemaStep } from '../plan/types.js';
 import { audit, doneSteps, recordError, recordStep, recordStepSql } from '../state/store.js';
 import { runBackfill } from './backfill.js';

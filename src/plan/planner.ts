@@ -1,16 +1,18 @@
 import type pg from 'pg';
 import { type CatalogTable, readSchemaInfo, readTables, schemaExists } from '../catalog/read.js';
-import { InvalidInputError, LockTimeoutError, StateError } from '../errors.js';
-import { backoffMs, isRetryable, sleep } from '../exec/lock-retry.js';
+import { InvalidInputError, StateError } from '../errors.js';
 import type { Migration } from '../migration/schema.js';
 import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
-import { OpContext, type DeferredCheck, snapshot } from '../operations/context.js';
+import { OpContext, snapshot } from '../operations/context.js';
 import { handlers } from '../operations/registry.js';
 import { duplicatesComplete, duplicatesOf, duplicatesStart } from '../operations/shadow.js';
 import { ident, identifierFits, qualified } from '../sql/ident.js';
 import { loadScanner } from '../sql/rename-refs.js';
 import { MARKER_COLUMN, triggerFunctionName, triggerName, versionSchemaName } from './names.js';
+import { runChecksRetrying } from './trials.js';
 import { createTriggerSql, dropTriggerSql, triggerFunctionSql } from './trigger.js';
+import { grantsFor, viewSql } from './version-schema.js';
+export { grantsFor, viewSql } from './version-schema.js';
 import type { Action, BackfillStep, Plan, SqlStep, Step } from './types.js';
 
 export interface PlanInput {
@@ -36,12 +38,6 @@ function plain(sql: string, description: string, table?: string): Action {
 function dropView(schema: string, view: string): Action {
   const name = qualified(schema, view);
   return { sql: `DROP VIEW IF EXISTS ${name}`, lock: 'ACCESS EXCLUSIVE', table: name, transactional: true, description: `drop view ${view}` };
-}
-
-/** The view of one table in a version schema: the version's column names over the physical ones. */
-export function viewSql(schema: string, versionSchema: string, table: VTable): string {
-  const cols = table.columns.map((c) => (c.name === c.physical ? ident(c.name) : `${ident(c.physical)} AS ${ident(c.name)}`));
-  return `CREATE VIEW ${qualified(versionSchema, table.name)} AS SELECT ${cols.join(', ')} FROM ${qualified(schema, table.physical)}`;
 }
 
 /**
@@ -277,95 +273,3 @@ export function byPhysical(model: VirtualSchema, physical: string): VTable | und
   return undefined;
 }
 
-/** The version schema's views get the privileges their tables have, so application roles keep working. */
-export async function grantsFor(client: pg.Client, schema: string, versionSchema: string, tables: VTable[]): Promise<Action[]> {
-  // grantee NULL is PUBLIC (grantee oid 0), e.g. the default USAGE on schema public.
-  const rows = await client.query<{ relname: string | null; grantee: string | null; privilege: string }>(
-    `SELECT NULL::text AS relname, r.rolname AS grantee, a.privilege_type AS privilege
-       FROM pg_namespace n, aclexplode(n.nspacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-      WHERE n.nspname = $1 AND a.grantee <> n.nspowner AND a.privilege_type = 'USAGE' AND (a.grantee = 0 OR r.oid IS NOT NULL)
-     UNION ALL
-     SELECT c.relname, r.rolname, a.privilege_type
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
-      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.grantee <> c.relowner AND (a.grantee = 0 OR r.oid IS NOT NULL)
-        AND a.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')`,
-    [schema],
-  );
-  const byPhysical = new Map(tables.map((t) => [t.physical, t]));
-  const actions: Action[] = [];
-  for (const row of rows.rows) {
-    const grantee = row.grantee === null ? 'PUBLIC' : ident(row.grantee);
-    if (row.relname === null) {
-      actions.push(plain(`GRANT USAGE ON SCHEMA ${ident(versionSchema)} TO ${grantee}`, 'grant usage'));
-      continue;
-    }
-    const t = byPhysical.get(row.relname);
-    if (t) actions.push(plain(`GRANT ${row.privilege} ON ${qualified(versionSchema, t.name)} TO ${grantee}`, 'grant'));
-  }
-  return actions;
-}
-
-function scopeRelation(columns: { name: string; type: string }[] | undefined): string {
-  if (!columns || columns.length === 0) return '';
-  return ` FROM (SELECT ${columns.map((c) => `NULL::${c.type} AS ${ident(c.name)}`).join(', ')}) AS t`;
-}
-
-/**
- * Types, `up`/`down` and defaults are tried with EXPLAIN (parsed and planned, never executed), and
- * new tables are created, all inside a transaction that is rolled back. A mistake surfaces here,
- * as invalid input pointing at the field, instead of inside a trigger on the live table.
- */
-async function runChecksRetrying(client: pg.Client, checks: DeferredCheck[], fileLoc: { file?: string }, lockTimeoutMs: number, retryForMs: number): Promise<void> {
-  const began = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runChecks(client, checks, fileLoc, lockTimeoutMs);
-    } catch (err) {
-      const lockErr = err instanceof LockNotAvailable;
-      if (!lockErr) throw err;
-      if (Date.now() - began >= retryForMs) throw new LockTimeoutError('validate', attempt, Date.now() - began, [], { cause: err.cause });
-      await sleep(backoffMs(attempt));
-    }
-  }
-}
-
-class LockNotAvailable extends Error {}
-
-async function runChecks(client: pg.Client, checks: DeferredCheck[], fileLoc: { file?: string }, lockTimeoutMs: number): Promise<void> {
-  if (checks.length === 0) return;
-  await client.query('BEGIN');
-  try {
-    // Trials lock what they touch, like the real statements: the same short lock_timeout, retried.
-    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
-    for (const check of checks) {
-      let sql: string;
-      if (check.kind === 'type') sql = `EXPLAIN SELECT NULL::${check.sql}`;
-      else if (check.kind === 'statement') sql = check.sql;
-      else {
-        // The columns the expression sees: the table just before (up) or after (down) its operation.
-        sql = `EXPLAIN SELECT CAST((${check.sql}) AS ${check.resultType})${scopeRelation(check.columns)}`;
-      }
-      await client.query('SAVEPOINT tandem_check');
-      try {
-        // Extended protocol: one statement only, so a stray ';' cannot smuggle a second one in.
-        await client.query({ text: sql, queryMode: 'extended' } as pg.QueryConfig);
-        await client.query('RELEASE SAVEPOINT tandem_check');
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        if (isRetryable(err)) throw new LockNotAvailable(e.message, { cause: err });
-        throw new InvalidInputError(
-          `${check.kind === 'type' ? 'invalid type' : check.kind === 'statement' ? 'PostgreSQL rejects the statement' : 'invalid SQL expression'}: ${e.message}`,
-          { ...fileLoc, operationIndex: check.operationIndex, operation: check.operation, field: check.field },
-          check.scope === 'old'
-            ? 'up is evaluated over the old version\'s columns'
-            : check.scope === 'new'
-              ? 'down is evaluated over the new version\'s columns'
-              : undefined,
-          { cause: err },
-        );
-      }
-    }
-  } finally {
-    await client.query('ROLLBACK');
-  }
-}

@@ -4,7 +4,7 @@ import { backoffMs } from '../../src/exec/lock-retry.js';
 import { VirtualSchema } from '../../src/model/virtual-schema.js';
 import { isConstantDefault } from '../../src/operations/handler.js';
 import { fitName, shadowColumn } from '../../src/plan/names.js';
-import { viewSql } from '../../src/plan/planner.js';
+import { viewSql } from '../../src/plan/version-schema.js';
 import { triggerFunctionSql } from '../../src/plan/trigger.js';
 import { ident } from '../../src/sql/ident.js';
 
