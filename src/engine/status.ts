@@ -1,5 +1,8 @@
 import type pg from 'pg';
-import { history, inProgress, stateSchemaReady } from '../state/store.js';
+import { history, inProgress, irreversibleCompleteStepDone, type MigrationRow, stateSchemaReady } from '../state/store.js';
+
+/** A command that moves the migration in progress on from where it is. */
+export type NextCommand = 'start' | 'complete' | 'rollback';
 
 export interface StatusReport {
   schema: string;
@@ -13,6 +16,11 @@ export interface StatusReport {
     backfill: { table: string; rowsDone: number; batches: number; done: boolean }[];
     lastError: unknown;
     startedAt: string | null;
+    /**
+     * The commands that can move it on from here: a failed or interrupted command is run again, or
+     * the migration is rolled back — until complete has passed its point of no return.
+     */
+    next: NextCommand[];
   };
   latestVersionSchema: string | null;
   history: { name: string; phase: string; versionSchema: string; startedAt: string | null; completedAt: string | null; rolledBackAt: string | null }[];
@@ -42,6 +50,7 @@ export async function status(client: pg.Client, schema: string): Promise<StatusR
       backfill: bf.rows.map((b) => ({ table: b.table_name, rowsDone: Number(b.rows_done), batches: Number(b.batches), done: b.done })),
       lastError: active.last_error,
       startedAt: active.started_at?.toISOString() ?? null,
+      next: await nextCommands(client, active),
     };
   }
   const latest = past.find((m) => m.phase === 'completed');
@@ -59,4 +68,19 @@ export async function status(client: pg.Client, schema: string): Promise<StatusR
       rolledBackAt: m.rolled_back_at?.toISOString() ?? null,
     })),
   };
+}
+
+async function nextCommands(client: pg.Client, row: MigrationRow): Promise<NextCommand[]> {
+  switch (row.phase) {
+    case 'starting':
+      return ['start', 'rollback'];
+    case 'active':
+      return ['complete', 'rollback'];
+    case 'completing':
+      return (await irreversibleCompleteStepDone(client, row)) ? ['complete'] : ['complete', 'rollback'];
+    case 'rolling_back':
+      return ['rollback'];
+    default:
+      return [];
+  }
 }

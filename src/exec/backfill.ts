@@ -2,7 +2,7 @@ import { ExecutionError } from '../errors.js';
 import type { BackfillStep } from '../plan/types.js';
 import { ident, qualified } from '../sql/ident.js';
 import type { RunContext } from './executor.js';
-import { backoffMs, isRetryable, sleep } from './lock-retry.js';
+import { retryOnLockConflict, sleep } from './lock-retry.js';
 
 interface Checkpoint {
   last_key: string[] | null;
@@ -15,62 +15,137 @@ interface Checkpoint {
  * Fill the shadow columns of existing rows in short keyset batches, each its own transaction
  * that also advances the checkpoint, so a killed backfill resumes after its last committed batch.
  *
- * A batch only touches rows whose marker column is not yet true: every write through the sync
- * trigger sets it, so rows written by live traffic are never redone. Rows locked by application
- * transactions are skipped (SKIP LOCKED) rather than waited for, so the backfill never takes part
- * in a deadlock; they are revisited after the pass.
+ * The invariant the backfill establishes, and that `complete` checks again, is read from the
+ * database, never from this process's memory: the sync trigger sets the marker column on every
+ * insert and update, so "no row has marker IS NOT TRUE" means every row is in sync.
+ *
+ * A batch only touches rows whose marker is not yet true: rows written by live traffic are never
+ * redone. Rows locked by application transactions are skipped (SKIP LOCKED) rather than waited
+ * for, so the backfill never takes part in a deadlock; their keys are stored in
+ * `tandem.backfill_skipped` in the same transaction as the batch and its checkpoint, so a run that
+ * dies before revisiting them leaves them for the next run. Before the backfill is marked done, a
+ * final sweep over the marker finds any row still not in sync.
+ *
+ * `verifyOnly` steps (complete's first step) only check the invariant and change nothing.
  */
 export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<void> {
+  if (step.verifyOnly) return verifyInSync(ctx, step);
   if (step.keyColumns.length === 0) return runCtidBackfill(ctx, step);
-  const { client, options, reporter } = ctx;
+  const cp = await loadCheckpoint(ctx, step.table, step.keyColumns);
+  if (cp.done) return;
+  const sql = keyedSql(step);
+  const progress = { rows: Number(cp.rows_done) };
+  await keysetPass(ctx, step, sql, cp.last_key, progress);
+  await syncUntilNoneLeft(ctx, step, sql, progress);
+  await markDone(ctx, step, progress.rows);
+}
+
+/** The statements of a keyed backfill: one each for a batch, a revisit and a sweep. */
+interface KeyedSql {
+  /** $1 batch size, $2 migration id, $3 table name, $4… the last key (when there is one). */
+  batch: (withLowerBound: boolean) => string;
+  /** $1 migration id, $2 table name, $3 how many stored keys, $4 the last stored key seen (text[] or NULL). */
+  revisit: string;
+  /** $1 batch size, $2 migration id, $3 table name, $4… the last key (when there is one). */
+  sweep: (withLowerBound: boolean) => string;
+}
+
+function keyedSql(step: BackfillStep): KeyedSql {
   const table = qualified(step.schema, step.table);
   const keys = step.keyColumns.map(ident);
   const keyList = keys.join(', ');
+  const of = (alias: string) => keys.map((k) => `${alias}.${k}`).join(', ');
+  const same = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
+  const asText = (alias: string) => `array[${keys.map((k) => `${alias}.${k}::text`).join(', ')}]`;
+  const lastKey = step.keyTypes.map((t, i) => `$${i + 4}::${t}`).join(', ');
   const marker = ident(step.markerColumn);
-  const typed = (offset: number) => step.keyTypes.map((t, i) => `$${i + offset}::${t}`).join(', ');
-  const keyText = keys.map((k) => `${k}::text`).join(', ');
-
-  const cp = await loadCheckpoint(ctx, step.table, step.keyColumns);
-  if (cp.done) return;
-  let lastKey = cp.last_key;
-  let rowsDone = Number(cp.rows_done);
-  const skipped: string[][] = [];
+  // The keys locked by others (seen, not yet in sync, not updated here) are stored in the same
+  // statement, hence in the batch's transaction: ON CONFLICT because a revisit may store one again.
+  const storeSkipped = (from: string) => `
+    stored AS (
+      INSERT INTO tandem.backfill_skipped (migration_id, table_name, key)
+      SELECT $2::bigint, $3::text, ${asText('s')} FROM ${from} s
+       WHERE (${of('s')}) NOT IN (SELECT ${keyList} FROM upd)
+      ON CONFLICT DO NOTHING RETURNING 1
+    )`;
+  const lockAndMark = (candidates: string) => `
+    todo AS (
+      SELECT ${of('t')} FROM ${table} t
+       WHERE (${of('t')}) IN (SELECT ${keyList} FROM ${candidates}) AND t.${marker} IS NOT TRUE
+       FOR UPDATE OF t SKIP LOCKED
+    ), upd AS (
+      UPDATE ${table} t SET ${marker} = true FROM todo WHERE ${same('t', 'todo')}
+       RETURNING ${of('t')}
+    )`;
 
   // batch: the next keys by the keyset; todo: those not yet in sync, locked unless an application
   // transaction holds them; the UPDATE sets the marker and the sync trigger computes the columns.
-  const batchSql = (withLowerBound: boolean) => `
+  const batch = (withLowerBound: boolean) => `
     WITH batch AS (
       SELECT ${keyList} FROM ${table}
-       ${withLowerBound ? `WHERE (${keyList}) > (${typed(2)})` : ''}
+       ${withLowerBound ? `WHERE (${keyList}) > (${lastKey})` : ''}
        ORDER BY ${keyList} LIMIT $1
-    ), todo AS (
-      SELECT ${keys.map((k) => `t.${k}`).join(', ')} FROM ${table} t
-       WHERE (${keys.map((k) => `t.${k}`).join(', ')}) IN (SELECT ${keyList} FROM batch) AND t.${marker} IS NOT TRUE
-       FOR UPDATE OF t SKIP LOCKED
-    ), upd AS (
-      UPDATE ${table} t SET ${marker} = true FROM todo
-       WHERE ${keys.map((k) => `t.${k} = todo.${k}`).join(' AND ')}
-       RETURNING ${keys.map((k) => `t.${k}`).join(', ')}
-    )
+    ), unsynced AS (
+      SELECT ${of('t')} FROM ${table} t JOIN batch b ON ${same('t', 'b')} WHERE t.${marker} IS NOT TRUE
+    ), ${lockAndMark('batch')}, ${storeSkipped('unsynced')}
     SELECT (SELECT count(*) FROM batch)::int AS seen,
            (SELECT count(*) FROM upd)::int AS updated,
-           (SELECT array[${keyText}] FROM batch ORDER BY ${keyList} DESC LIMIT 1) AS last_key,
-           (SELECT coalesce(json_agg(array[${keys.map((k) => `b.${k}::text`).join(', ')}]), '[]')
-              FROM batch b JOIN ${table} t USING (${keyList})
-             WHERE t.${marker} IS NOT TRUE
-               AND (${keys.map((k) => `b.${k}`).join(', ')}) NOT IN (SELECT ${keyList} FROM upd)) AS skipped`;
+           (SELECT count(*) FROM stored)::int AS skipped,
+           (SELECT ${asText('b')} FROM batch b ORDER BY ${of('b')} DESC LIMIT 1) AS last_key`;
 
-  let batchNo = Number(cp.batches);
+  // The stored keys, in chunks; a key leaves the list once its row is in sync or gone.
+  const revisit = `
+    WITH pending AS (
+      SELECT key FROM tandem.backfill_skipped
+       WHERE migration_id = $1 AND table_name = $2 AND ($4::text[] IS NULL OR key > $4::text[])
+       ORDER BY key LIMIT $3
+    ), keys AS (
+      SELECT ${step.keyTypes.map((t, i) => `(key[${i + 1}])::${t} AS ${keys[i]}`).join(', ')}, key FROM pending
+    ), ${lockAndMark('keys')}, still AS (
+      SELECT k.key FROM keys k JOIN ${table} t ON ${same('t', 'k')}
+       WHERE t.${marker} IS NOT TRUE AND (${of('k')}) NOT IN (SELECT ${keyList} FROM upd)
+    ), resolved AS (
+      DELETE FROM tandem.backfill_skipped s
+       WHERE s.migration_id = $1 AND s.table_name = $2 AND s.key IN (SELECT key FROM pending) AND s.key NOT IN (SELECT key FROM still)
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM pending)::int AS pending,
+           (SELECT count(*) FROM upd)::int AS updated,
+           (SELECT count(*) FROM still)::int AS still,
+           (SELECT max(key) FROM pending) AS last_key`;
+
+  // The sweep walks the key (index order) looking only at rows not in sync; when every row is,
+  // one statement reaches the end of the table without writing anything.
+  const sweep = (withLowerBound: boolean) => `
+    WITH unsynced AS (
+      SELECT ${keyList} FROM ${table}
+       WHERE ${withLowerBound ? `(${keyList}) > (${lastKey}) AND ` : ''}${marker} IS NOT TRUE
+       ORDER BY ${keyList} LIMIT $1
+    ), ${lockAndMark('unsynced')}, ${storeSkipped('unsynced')}
+    SELECT (SELECT count(*) FROM unsynced)::int AS seen,
+           (SELECT count(*) FROM upd)::int AS updated,
+           (SELECT count(*) FROM stored)::int AS skipped,
+           (SELECT ${asText('u')} FROM unsynced u ORDER BY ${of('u')} DESC LIMIT 1) AS last_key`;
+
+  return { batch, revisit, sweep };
+}
+
+interface BatchResult {
+  seen: number;
+  updated: number;
+  skipped: number;
+  last_key: string[] | null;
+}
+
+/** The main pass, from the checkpoint to the end of the key range. */
+async function keysetPass(ctx: RunContext, step: BackfillStep, sql: KeyedSql, from: string[] | null, progress: { rows: number }): Promise<void> {
+  let lastKey = from;
   for (;;) {
-    const params: unknown[] = [options.batchSize, ...(lastKey ?? [])];
     const r = await inBatchTransaction(ctx, async () => {
-      const res = await client.query<{ seen: number; updated: number; last_key: string[] | null; skipped: string[][] }>(
-        batchSql(lastKey !== null),
-        params,
-      );
+      const res = await ctx.client.query<BatchResult>(sql.batch(lastKey !== null), [ctx.options.batchSize, ctx.migrationId, step.table, ...(lastKey ?? [])]);
       const row = res.rows[0]!;
       if (row.seen > 0) {
-        await client.query(
+        await ctx.client.query(
           `UPDATE tandem.backfill_checkpoints SET last_key = $3, rows_done = rows_done + $4, batches = batches + 1, updated_at = now()
             WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
           [ctx.migrationId, step.table, row.last_key, row.updated],
@@ -78,52 +153,69 @@ export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<
       }
       return row;
     });
-    if (r.seen === 0) break;
+    if (r.seen === 0) return;
     lastKey = r.last_key;
-    rowsDone += r.updated;
-    skipped.push(...r.skipped);
-    batchNo++;
-    reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, false);
-    if (options.batchDelayMs > 0) await sleep(options.batchDelayMs);
+    progress.rows += r.updated;
+    ctx.reporter.backfillProgress(step.table, progress.rows, step.estimatedRows, false);
+    if (ctx.options.batchDelayMs > 0) await sleep(ctx.options.batchDelayMs);
   }
+}
 
-  // Rows that were locked by application transactions during the pass.
-  for (let round = 0; skipped.length > 0; round++) {
-    const pending = skipped.splice(0);
-    const still = await inBatchTransaction(ctx, async () => {
-      const res = await client.query<{ updated: number; skipped: string[][] }>(
-        `WITH keys AS (SELECT ${step.keyTypes.map((t, i) => `(k->>${i})::${t} AS ${keys[i]}`).join(', ')} FROM json_array_elements($1::json) k),
-         todo AS (
-           SELECT ${keys.map((k) => `t.${k}`).join(', ')} FROM ${table} t JOIN keys USING (${keyList})
-            WHERE t.${marker} IS NOT TRUE FOR UPDATE OF t SKIP LOCKED
-         ), upd AS (
-           UPDATE ${table} t SET ${marker} = true FROM todo WHERE ${keys.map((k) => `t.${k} = todo.${k}`).join(' AND ')}
-           RETURNING ${keys.map((k) => `t.${k}`).join(', ')}
-         )
-         SELECT (SELECT count(*) FROM upd)::int AS updated,
-                (SELECT coalesce(json_agg(array[${keys.map((k) => `t.${k}::text`).join(', ')}]), '[]')
-                   FROM ${table} t JOIN keys USING (${keyList})
-                  WHERE t.${marker} IS NOT TRUE AND (${keys.map((k) => `t.${k}`).join(', ')}) NOT IN (SELECT ${keyList} FROM upd)) AS skipped`,
-        [JSON.stringify(pending)],
-      );
+/**
+ * Revisit the stored skipped keys, then sweep the whole key range over the marker; repeat until a
+ * sweep finds no row out of sync. Rows behind the sweep cannot fall out of sync again (every write
+ * sets the marker), so a sweep that finds none proves the invariant at that point.
+ */
+async function syncUntilNoneLeft(ctx: RunContext, step: BackfillStep, sql: KeyedSql, progress: { rows: number }): Promise<void> {
+  for (let sweeps = 0; ; sweeps++) {
+    await revisitSkipped(ctx, step, sql, progress);
+    if ((await sweepOnce(ctx, step, sql, progress)) === 0) return;
+    if (sweeps > 1_000) throw stillUnsynced(step, 'rows kept falling out of sync (written without the sync trigger?)');
+  }
+}
+
+/** Retry the stored keys until none is left: rows an application transaction still holds are waited for, with backoff. */
+async function revisitSkipped(ctx: RunContext, step: BackfillStep, sql: KeyedSql, progress: { rows: number }): Promise<void> {
+  const chunk = Math.max(100, ctx.options.batchSize);
+  for (let round = 0; ; round++) {
+    let still = 0;
+    let after: string[] | null = null;
+    for (;;) {
+      const r = await inBatchTransaction(ctx, async () => {
+        const res = await ctx.client.query<{ pending: number; updated: number; still: number; last_key: string[] | null }>(sql.revisit, [ctx.migrationId, step.table, chunk, after]);
+        const row = res.rows[0]!;
+        if (row.updated > 0) await addRowsDone(ctx, step, row.updated);
+        return row;
+      });
+      if (r.pending === 0) break;
+      still += r.still;
+      progress.rows += r.updated;
+      after = r.last_key;
+    }
+    if (still === 0) return;
+    if (round === 3) ctx.reporter.info(`backfill ${step.table}: ${still} rows are held by other transactions; waiting for them`);
+    if (round > 10_000) throw stillUnsynced(step, `${still} rows stayed locked by other transactions`);
+    await sleep(Math.min(1000, 20 * 2 ** Math.min(round, 6)));
+  }
+}
+
+/** One sweep over the whole key range; returns how many rows not in sync it found. */
+async function sweepOnce(ctx: RunContext, step: BackfillStep, sql: KeyedSql, progress: { rows: number }): Promise<number> {
+  const size = Math.max(1_000, ctx.options.batchSize);
+  let lastKey: string[] | null = null;
+  let found = 0;
+  for (;;) {
+    const r = await inBatchTransaction(ctx, async () => {
+      const res = await ctx.client.query<BatchResult>(sql.sweep(lastKey !== null), [size, ctx.migrationId, step.table, ...(lastKey ?? [])]);
       const row = res.rows[0]!;
-      await client.query(
-        `UPDATE tandem.backfill_checkpoints SET rows_done = rows_done + $3, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
-        [ctx.migrationId, step.table, row.updated],
-      );
+      if (row.updated > 0) await addRowsDone(ctx, step, row.updated);
       return row;
     });
-    rowsDone += still.updated;
-    skipped.push(...still.skipped);
-    if (skipped.length) await sleep(Math.min(1000, 20 * 2 ** Math.min(round, 6)));
-    if (round > 10_000) throw new ExecutionError(`backfill of ${step.table}: rows stayed locked by other transactions`, { table: step.table });
+    if (r.seen === 0) return found;
+    found += r.seen;
+    progress.rows += r.updated;
+    lastKey = r.last_key;
   }
-
-  await client.query(
-    `UPDATE tandem.backfill_checkpoints SET done = true, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
-    [ctx.migrationId, step.table],
-  );
-  reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, true);
 }
 
 /**
@@ -131,7 +223,8 @@ export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<
  * scans, PostgreSQL 14+), the checkpoint being the next page. Correct under concurrent writes
  * because every write through the trigger marks its row: rows moved or inserted by traffic are
  * already in sync, rows moved by the backfill itself are marked. The pass runs until it reaches
- * the table's current end; then a sweep picks up rows that were locked by others when passed.
+ * the table's current end; then the same invariant as the keyed path is checked from the database
+ * (a row with marker IS NOT TRUE), syncing what is left until none is.
  */
 async function runCtidBackfill(ctx: RunContext, step: BackfillStep): Promise<void> {
   const { client, options, reporter } = ctx;
@@ -181,19 +274,67 @@ async function runCtidBackfill(ctx: RunContext, step: BackfillStep): Promise<voi
     if (grown <= end) break;
     end = grown;
   }
-  // Rows that application transactions held locked as the pass went by.
-  for (let round = 0; ; round++) {
-    const left = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${marker} IS NOT TRUE`)).rows[0]!.n;
-    if (left === 0) break;
-    rowsDone += await touch('true', []);
+  // Rows that application transactions held locked as the pass went by, found from the marker
+  // (nothing is remembered in memory): the sweep repeats until no row is out of sync.
+  for (let round = 0; (await countUnsynced(ctx, step)) > 0; round++) {
+    const n = await touch('true', []);
+    if (n > 0) await addRowsDone(ctx, step, n);
+    rowsDone += n;
     await sleep(Math.min(1000, 20 * 2 ** Math.min(round, 6)));
-    if (round > 10_000) throw new ExecutionError(`backfill of ${step.table}: rows stayed locked by other transactions`, { table: step.table });
+    if (round > 10_000) throw stillUnsynced(step, 'rows stayed locked by other transactions');
   }
-  await client.query(
+  await markDone(ctx, step, rowsDone);
+}
+
+/** Rows of the table not in sync, counted up to `limit` (a full scan only when all are in sync). */
+async function countUnsynced(ctx: RunContext, step: BackfillStep, limit = 1_000_000): Promise<number> {
+  const r = await ctx.client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${qualified(step.schema, step.table)} WHERE ${ident(step.markerColumn)} IS NOT TRUE LIMIT ${Math.trunc(limit)}) u`,
+  );
+  return r.rows[0]!.n;
+}
+
+/**
+ * Complete's first step: refuse, changing nothing, while any row is not in sync. A backfill that
+ * finished leaves none; one can only appear through a write that bypassed the sync trigger
+ * (session_replication_role = replica, a disabled trigger) or a marker changed by hand.
+ */
+async function verifyInSync(ctx: RunContext, step: BackfillStep): Promise<void> {
+  const present = await ctx.client.query(
+    `SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`,
+    [qualified(step.schema, step.table), step.markerColumn],
+  );
+  if (present.rowCount === 0) return; // the contract already ran (it drops the marker): nothing left to check
+  const n = await countUnsynced(ctx, step, 1_000);
+  if (n === 0) return;
+  throw new ExecutionError(
+    `${n >= 1_000 ? 'at least 1000' : n} rows of table "${step.table}" are not in sync with the new version ` +
+      `(their ${step.markerColumn} marker is not true): they were written without the sync trigger, or the marker was changed.\n` +
+      `  nothing was removed; the migration stays where it is.\n` +
+      `  hint: sync them through the trigger with \`UPDATE ${qualified(step.schema, step.table)} SET ${ident(step.markerColumn)} = true WHERE ${ident(step.markerColumn)} IS NOT TRUE\` ` +
+      'and run `tandem complete` again, or run `tandem rollback`.',
+    { step: step.id, table: step.table },
+    { code: 'backfill-incomplete' },
+  );
+}
+
+function stillUnsynced(step: BackfillStep, why: string): ExecutionError {
+  return new ExecutionError(`backfill of ${step.table}: ${why}`, { step: step.id, table: step.table }, { code: 'backfill-incomplete' });
+}
+
+async function addRowsDone(ctx: RunContext, step: BackfillStep, n: number): Promise<void> {
+  await ctx.client.query(
+    `UPDATE tandem.backfill_checkpoints SET rows_done = rows_done + $3, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
+    [ctx.migrationId, step.table, n],
+  );
+}
+
+async function markDone(ctx: RunContext, step: BackfillStep, rowsDone: number): Promise<void> {
+  await ctx.client.query(
     `UPDATE tandem.backfill_checkpoints SET done = true, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
     [ctx.migrationId, step.table],
   );
-  reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, true);
+  ctx.reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, true);
 }
 
 /** The table's checkpoint, created on the first run. */
@@ -213,21 +354,25 @@ async function loadCheckpoint(ctx: RunContext, table: string, keyColumns: string
 /** One batch: its own transaction, marked as the backfill (old→new direction), retried on lock conflicts. */
 async function inBatchTransaction<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
   const { client, options } = ctx;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`);
-      await client.query(`SET LOCAL tandem.version = '__tandem_backfill'`);
-      const result = await fn();
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (isRetryable(err) && attempt < 50) {
-        await sleep(backoffMs(attempt));
-        continue;
-      }
-      throw new ExecutionError(`backfill batch failed: ${(err as Error).message}`, { ...((err as { code?: string }).code ? { sqlstate: (err as { code: string }).code } : {}) }, { cause: err });
-    }
+  try {
+    return await retryOnLockConflict(
+      async () => {
+        try {
+          await client.query('BEGIN');
+          await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`);
+          await client.query(`SET LOCAL tandem.version = '__tandem_backfill'`);
+          const result = await fn();
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      },
+      { maxAttempts: 50 },
+    );
+  } catch (err) {
+    const sqlstate = (err as { code?: string }).code;
+    throw new ExecutionError(`backfill batch failed: ${(err as Error).message}`, { ...(sqlstate ? { sqlstate } : {}) }, { cause: err });
   }
 }

@@ -8,7 +8,8 @@ import { grantsFor, viewSql } from '../plan/version-schema.js';
 import type { Action, Phase, SqlStep, Step, VersionSchemaStep } from '../plan/types.js';
 import { audit, doneSteps, recordError, recordStep, recordStepSql } from '../state/store.js';
 import { runBackfill } from './backfill.js';
-import { backoffMs, describeBlockers, isRetryable, sleep } from './lock-retry.js';
+import { BlockerWatch, formatBlocker, isRetryable, retryOnLockConflict } from './lock-retry.js';
+import { blocksTraffic } from '../sql/lock-modes.js';
 import type { ExecOptions, Reporter } from './options.js';
 
 export interface RunContext {
@@ -58,82 +59,132 @@ async function anyStartStepDone(ctx: RunContext, stepIds: string[]): Promise<boo
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Locks that make application reads or writes queue behind a waiting statement. */
-const BLOCKS_TRAFFIC = new Set(['ACCESS EXCLUSIVE', 'EXCLUSIVE', 'SHARE ROW EXCLUSIVE', 'SHARE']);
-
 /**
  * The short lock_timeout exists because application queries queue behind a waiting ALTER. A step
  * whose locks block no reads or writes (VALIDATE CONSTRAINT, CREATE VIEW) can wait longer, e.g.
  * for autovacuum, which a 50 ms wait would never outlast.
  */
 export function stepLockTimeout(step: SqlStep, options: ExecOptions): number {
-  const blocks = step.actions.some((a) => BLOCKS_TRAFFIC.has(a.lock));
+  // Modes that make application reads or writes queue behind a waiting statement (the shared lock table).
+  const blocks = step.actions.some((a) => blocksTraffic(a.lock));
   return Math.max(1, Math.round(blocks ? options.lockTimeoutMs : Math.max(options.lockTimeoutMs, options.lockRetryForMs)));
 }
 
 async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: SqlStep): Promise<void> {
   const { client, options } = ctx;
-  const began = Date.now();
   const lockTimeout = stepLockTimeout(step, options);
-  const tables = [...new Set(step.actions.flatMap((a) => (a.table ? [a.table] : [])))];
   const statements = step.actions.map((a) => a.sql).join(';\n');
-  for (let attempt = 1; ; attempt++) {
-    const startedAt = new Date();
-    const t0 = performance.now();
-    let current = '';
-    try {
-      if (step.transactional) {
-        // One round trip for the whole transaction: once the first ALTER holds its lock, the
-        // application waits only for the server's work, never for this process to send the next
-        // statement. An error stops the rest; the transaction is then rolled back below.
-        const parts = ['BEGIN', `SET LOCAL lock_timeout = ${lockTimeout}`, ...step.actions.map((a) => a.sql), recordStepSql(ctx.migrationId, phase, index, step.id, attempt), 'COMMIT'];
-        current = statements;
+  // Opened after the first lock timeout only: the happy path pays nothing for naming blockers.
+  let watch: BlockerWatch | undefined;
+  try {
+    await retryOnLockConflict(
+      async (attempt) => {
+        const startedAt = new Date();
+        const t0 = performance.now();
+        watch?.beginAttempt();
+        let current = statements;
         try {
-          await client.query(parts.join(';\n'));
+          if (step.transactional) {
+            // One round trip for the whole transaction: once the first ALTER holds its lock, the
+            // application waits only for the server's work, never for this process to send the next
+            // statement. An error stops the rest; the transaction is then rolled back below.
+            const parts = transactionParts(ctx, phase, index, step, attempt, lockTimeout);
+            try {
+              await client.query(parts.join(';\n'));
+            } catch (err) {
+              await client.query('ROLLBACK').catch(() => undefined);
+              if (!isRetryable(err)) current = (await findFailingStatement(client, parts, err, lockTimeout)) ?? statements;
+              throw err;
+            }
+          } else {
+            // Statements PostgreSQL refuses inside a transaction block; each is idempotent.
+            await client.query(`SET lock_timeout = ${lockTimeout}`);
+            for (const action of step.actions) {
+              if (action.concurrentIndex && (await prepareConcurrentIndex(client, action.concurrentIndex)) === 'valid') continue;
+              current = action.sql;
+              await client.query(action.sql);
+            }
+            await client.query('RESET lock_timeout');
+            await recordStep(client, ctx.migrationId, phase, index, step.id, attempt);
+          }
+          await watch?.endAttempt();
+          await audit(client, auditEntry(ctx, phase, step.id, statements, attempt, 'ok', startedAt, performance.now() - t0));
         } catch (err) {
-          current = failingPart(parts, err) ?? statements;
-          throw err;
+          const e = err as Error & { code?: string; table?: string; column?: string };
+          const elapsed = performance.now() - t0;
+          await client.query('ROLLBACK').catch(() => undefined);
+          if (!step.transactional) await client.query('RESET lock_timeout').catch(() => undefined);
+          const blockedBy = (await watch?.endAttempt()) ?? [];
+          if (isRetryable(err)) {
+            const note = blockedBy.length ? ` (blocked by ${blockedBy.map((b) => `pid ${b.pid}`).join(', ')})` : '';
+            await audit(client, auditEntry(ctx, phase, step.id, current, attempt, 'lock_timeout', startedAt, elapsed, e, note)).catch(() => undefined);
+            throw err;
+          }
+          await audit(client, auditEntry(ctx, phase, step.id, current, attempt, 'failed', startedAt, elapsed, e)).catch(() => undefined);
+          throw new ExecutionError(
+            `step "${step.id}" (${step.description}) failed: ${e.message}\n  statement: ${shortStatement(current)}\n` +
+              `  hint: nothing of this step was applied; fix the cause and run the same command again, or run \`tandem rollback\`.`,
+            { step: step.id, sql: current, ...(e.code ? { sqlstate: e.code } : {}), ...(e.table ? { table: e.table } : {}), ...(e.column ? { column: e.column } : {}) },
+            { cause: err },
+          );
         }
-      } else {
-        // Statements PostgreSQL refuses inside a transaction block; each is idempotent.
-        await client.query(`SET lock_timeout = ${lockTimeout}`);
-        for (const action of step.actions) {
-          if (action.concurrentIndex && (await prepareConcurrentIndex(client, action.concurrentIndex)) === 'valid') continue;
-          current = action.sql;
-          await client.query(action.sql);
-        }
-        await client.query('RESET lock_timeout');
-        await recordStep(client, ctx.migrationId, phase, index, step.id, attempt);
-      }
-      await audit(client, auditEntry(ctx, phase, step.id, statements, attempt, 'ok', startedAt, performance.now() - t0));
-      return;
-    } catch (err) {
-      const e = err as Error & { code?: string; table?: string; column?: string };
-      const elapsed = performance.now() - t0;
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (!step.transactional) await client.query('RESET lock_timeout').catch(() => undefined);
-      if (isRetryable(err)) {
-        await audit(client, auditEntry(ctx, phase, step.id, current, attempt, 'lock_timeout', startedAt, elapsed, e)).catch(() => undefined);
-        const waited = Date.now() - began;
-        if (waited >= options.lockRetryForMs) {
-          throw new LockTimeoutError(step.id, attempt, waited, await describeBlockers(client, tables).catch(() => []), { cause: err });
-        }
-        if (attempt === 3) {
-          const blockers = await describeBlockers(client, tables).catch(() => []);
-          if (blockers.length) ctx.reporter.warn(`${step.id}: waiting for a lock, held by ${blockers.join('; ')}`);
-        }
-        await sleep(Math.min(backoffMs(attempt), Math.max(0, options.lockRetryForMs - waited)));
-        continue;
-      }
-      await audit(client, auditEntry(ctx, phase, step.id, current, attempt, 'failed', startedAt, elapsed, e)).catch(() => undefined);
-      throw new ExecutionError(
-        `step "${step.id}" (${step.description}) failed: ${e.message}\n  statement: ${current.split('\n')[0]}\n` +
-          `  hint: nothing of this step was applied; fix the cause and run the same command again, or run \`tandem rollback\`.`,
-        { step: step.id, sql: current, ...(e.code ? { sqlstate: e.code } : {}), ...(e.table ? { table: e.table } : {}), ...(e.column ? { column: e.column } : {}) },
-        { cause: err },
-      );
-    }
+      },
+      {
+        retryForMs: options.lockRetryForMs,
+        onRetry: async ({ attempt }) => {
+          watch ??= await BlockerWatch.watchFrom(client);
+          if (attempt === 3) {
+            const blockers = watch?.blockers() ?? [];
+            if (blockers.length) ctx.reporter.warn(`${step.id}: waiting for a lock, blocked by ${blockers.map(formatBlocker).join('; ')}`);
+          }
+        },
+        giveUp: ({ attempt, waitedMs, err }) => new LockTimeoutError(step.id, attempt, waitedMs, watch?.blockers() ?? [], { cause: err }),
+      },
+    );
+  } finally {
+    await watch?.close();
   }
+}
+
+/** The statements of a transactional step, sent as one query string. */
+function transactionParts(ctx: RunContext, phase: Phase, index: number, step: SqlStep, attempt: number, lockTimeout: number): string[] {
+  return ['BEGIN', `SET LOCAL lock_timeout = ${lockTimeout}`, ...step.actions.map((a) => a.sql), recordStepSql(ctx.migrationId, phase, index, step.id, attempt), 'COMMIT'];
+}
+
+/**
+ * Which statement of a failed one-round-trip transaction failed. A syntax error carries its
+ * position; other errors do not, so (on failure only) the statements are replayed one per round
+ * trip in a transaction that is always rolled back, under the same lock_timeout, and the first
+ * that fails is the one. Undefined when that cannot tell (the replay fails otherwise, or passes).
+ */
+async function findFailingStatement(client: pg.Client, parts: string[], err: unknown, lockTimeout: number): Promise<string | undefined> {
+  const byPosition = failingPart(parts, err);
+  if (byPosition !== undefined) return byPosition;
+  const body = parts.slice(2, -1); // without BEGIN, SET LOCAL lock_timeout and COMMIT
+  const sqlstate = (err as { code?: string }).code;
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL lock_timeout = ${lockTimeout}`);
+    for (const statement of body) {
+      try {
+        await client.query(statement);
+      } catch (replayErr) {
+        // Only trust the replay if it failed the same way.
+        return (replayErr as { code?: string }).code === sqlstate ? statement : undefined;
+      }
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+/** A statement on one line, shortened for a message (the full text is in the error's details and the audit log). */
+function shortStatement(sql: string, max = 300): string {
+  const line = sql.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** The version schema of a raw-SQL migration: one plain view per table, as the catalog is now. */
@@ -188,6 +239,7 @@ function auditEntry(
   startedAt: Date,
   durationMs: number,
   err?: Error & { code?: string },
+  note = '',
 ) {
   return {
     migrationId: ctx.migrationId,
@@ -199,7 +251,7 @@ function auditEntry(
     attempt,
     outcome,
     sqlstate: err?.code,
-    error: err?.message,
+    error: err ? `${err.message}${note}` : undefined,
     startedAt,
     durationMs,
     client: clientName,

@@ -5,11 +5,12 @@
  */
 import type { NodeKind, NodeOf, NormalType, RelName } from './ast.js';
 import type { Volatility } from './volatility.js';
+import { LOCK_MODE_INFO, TABLE_LOCK_MODES, type TableLockMode } from '../sql/lock-modes.js';
 
 export type Severity = 'error' | 'warning';
 export type RuleLevel = Severity | 'off';
 
-/** PostgreSQL's table lock modes, in conflict order (lmgr numbering). */
+/** PostgreSQL's table lock modes by level (lmgr numbering), for comparisons; facts in src/sql/lock-modes.ts. */
 export const LockMode = {
   AccessShare: 1,
   RowShare: 2,
@@ -22,22 +23,15 @@ export const LockMode = {
 } as const;
 export type LockMode = (typeof LockMode)[keyof typeof LockMode];
 
-export const LOCK_NAMES: Record<LockMode, string> = {
-  1: 'ACCESS SHARE',
-  2: 'ROW SHARE',
-  3: 'ROW EXCLUSIVE',
-  4: 'SHARE UPDATE EXCLUSIVE',
-  5: 'SHARE',
-  6: 'SHARE ROW EXCLUSIVE',
-  7: 'EXCLUSIVE',
-  8: 'ACCESS EXCLUSIVE',
-};
+/** The SQL name of each level (1 → ACCESS SHARE … 8 → ACCESS EXCLUSIVE). */
+export const LOCK_NAMES = Object.fromEntries(TABLE_LOCK_MODES.map((name) => [LOCK_MODE_INFO[name].level, name])) as Record<LockMode, TableLockMode>;
 
-/** What a lock mode makes the application wait for. */
+/** What a lock mode makes the application wait for, from the conflict matrix. */
 export function lockBlocks(mode: LockMode): string {
-  if (mode >= LockMode.AccessExclusive) return 'every query on the table, reads included';
-  if (mode >= LockMode.Share) return 'INSERT, UPDATE and DELETE (reads continue)';
-  if (mode >= LockMode.ShareUpdateExclusive) return 'other schema changes and VACUUM (reads and writes continue)';
+  const info = LOCK_MODE_INFO[LOCK_NAMES[mode]];
+  if (info.blocksReads) return 'every query on the table, reads included';
+  if (info.blocksWrites) return 'INSERT, UPDATE and DELETE (reads continue)';
+  if (info.conflicts.includes('SHARE UPDATE EXCLUSIVE')) return 'other schema changes and VACUUM (reads and writes continue)';
   return 'nothing the application usually does';
 }
 
@@ -153,8 +147,8 @@ export interface Hit {
   location?: number;
   /** Table concerned, for sizes in schema-aware mode. */
   rel?: RelName;
-  /** Lock this statement takes, by name. */
-  lock?: string;
+  /** Lock this statement takes, by its SQL name (checked against the one lock-mode table). */
+  lock?: TableLockMode;
 }
 
 export interface RuleDocs {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifierFits, MAX_IDENTIFIER_BYTES } from '../sql/ident.js';
 
 /**
  * The migration file format: pgroll's, field for field, so pgroll users keep their files.
@@ -8,9 +9,21 @@ import { z } from 'zod';
 
 const sqlExpression = z.string().min(1);
 
+/**
+ * A name of a table, column, index or constraint. PostgreSQL silently truncates identifiers over
+ * 63 bytes (so two long names could become one); they are refused instead.
+ */
+const identifier = z
+  .string()
+  .min(1)
+  .refine(identifierFits, {
+    error: (issue) => `"${String(issue.input)}" is ${Buffer.byteLength(String(issue.input), 'utf8')} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte limit for names (it would be truncated)`,
+    params: { code: 'name-too-long' },
+  });
+
 export const CheckConstraint = z
   .object({
-    name: z.string().min(1).describe('Name of the check constraint'),
+    name: identifier.describe('Name of the check constraint'),
     constraint: sqlExpression.describe('SQL boolean expression of the constraint'),
     no_inherit: z.boolean().optional().describe('Whether the constraint is NO INHERIT'),
   })
@@ -20,21 +33,21 @@ const referentialAction = z.enum(['NO ACTION', 'RESTRICT', 'CASCADE', 'SET NULL'
 
 export const ForeignKeyReference = z
   .object({
-    name: z.string().min(1).describe('Name of the foreign key constraint'),
-    table: z.string().min(1).describe('Referenced table'),
-    column: z.string().min(1).describe('Referenced column'),
+    name: identifier.describe('Name of the foreign key constraint'),
+    table: identifier.describe('Referenced table'),
+    column: identifier.describe('Referenced column'),
     on_delete: referentialAction.optional(),
     on_update: referentialAction.optional(),
     match_type: z.enum(['SIMPLE', 'FULL']).optional(),
     deferrable: z.boolean().optional(),
     initially_deferred: z.boolean().optional(),
-    on_delete_set_columns: z.array(z.string()).optional(),
+    on_delete_set_columns: z.array(identifier).optional(),
   })
   .strict();
 
 export const Column = z
   .object({
-    name: z.string().min(1).describe('Name of the column'),
+    name: identifier.describe('Name of the column'),
     type: z.string().min(1).describe('PostgreSQL type of the column'),
     nullable: z.boolean().optional().describe('Whether the column accepts NULL (default false, as in pgroll)'),
     unique: z.boolean().optional().describe('Whether the column is UNIQUE'),
@@ -62,24 +75,24 @@ export const Column = z
 /** A foreign key of one or more columns of a table (pgroll's TableForeignKeyReference). */
 export const TableForeignKeyReference = z
   .object({
-    table: z.string().min(1),
-    columns: z.array(z.string().min(1)).min(1),
+    table: identifier,
+    columns: z.array(identifier).min(1),
     on_delete: referentialAction.optional(),
     on_update: referentialAction.optional(),
     match_type: z.enum(['SIMPLE', 'FULL', 'PARTIAL']).optional(),
-    on_delete_set_columns: z.array(z.string()).optional(),
+    on_delete_set_columns: z.array(identifier).optional(),
   })
   .strict();
 
 export const IndexParameters = z
-  .object({ tablespace: z.string().optional(), storage_parameters: z.string().optional(), include_columns: z.array(z.string()).optional() })
+  .object({ tablespace: identifier.optional(), storage_parameters: z.string().optional(), include_columns: z.array(identifier).optional() })
   .strict();
 
 export const TableConstraint = z
   .object({
-    name: z.string().min(1),
+    name: identifier,
     type: z.enum(['unique', 'check', 'primary_key', 'foreign_key', 'exclude']),
-    columns: z.array(z.string().min(1)).optional(),
+    columns: z.array(identifier).optional(),
     check: z.string().optional(),
     references: TableForeignKeyReference.optional(),
     deferrable: z.boolean().optional(),
@@ -96,7 +109,7 @@ export const TableConstraint = z
 
 export const CreateTable = z
   .object({
-    name: z.string().min(1).describe('Name of the table to create'),
+    name: identifier.describe('Name of the table to create'),
     columns: z.array(Column).min(1),
     constraints: z.array(TableConstraint).optional(),
     comment: z.string().optional(),
@@ -105,7 +118,7 @@ export const CreateTable = z
 
 export const AddColumn = z
   .object({
-    table: z.string().min(1),
+    table: identifier,
     column: Column,
     up: sqlExpression.optional().describe('SQL expression that fills the column for existing rows and for rows written by the old version'),
   })
@@ -113,42 +126,42 @@ export const AddColumn = z
 
 export const DropColumn = z
   .object({
-    table: z.string().min(1),
-    column: z.string().min(1),
+    table: identifier,
+    column: identifier,
     down: sqlExpression.optional().describe('SQL expression for the dropped column when the new version writes a row'),
   })
   .strict();
 
 export const RenameColumn = z
   .object({
-    table: z.string().min(1),
-    from: z.string().min(1),
-    to: z.string().min(1),
+    table: identifier,
+    from: identifier,
+    to: identifier,
   })
   .strict();
 
 export const AlterColumn = z
   .object({
-    table: z.string().min(1),
-    column: z.string().min(1),
-    name: z.string().min(1).optional().describe('New name of the column'),
+    table: identifier,
+    column: identifier,
+    name: identifier.optional().describe('New name of the column'),
     type: z.string().min(1).optional().describe('New type of the column'),
     nullable: z.boolean().optional().describe('false adds NOT NULL (needs `up`), true drops it'),
     default: z.string().nullable().optional(),
     comment: z.string().nullable().optional(),
     check: CheckConstraint.optional(),
-    unique: z.object({ name: z.string().min(1) }).strict().optional(),
+    unique: z.object({ name: identifier }).strict().optional(),
     references: ForeignKeyReference.optional(),
     up: sqlExpression.optional().describe('SQL expression old -> new, evaluated over the old version\'s columns'),
     down: sqlExpression.optional().describe('SQL expression new -> old, evaluated over the new version\'s columns'),
   })
   .strict();
 
-const multiColumnSql = z.record(z.string(), z.string());
+const multiColumnSql = z.record(identifier, z.string());
 
 export const IndexField = z
   .object({
-    column: z.string().min(1),
+    column: identifier,
     collate: z.string().optional(),
     sort: z.enum(['ASC', 'DESC', '']).optional(),
     opclass: z.object({ name: z.string().optional(), params: z.array(z.string()).optional() }).strict().optional(),
@@ -158,8 +171,8 @@ export const IndexField = z
 
 export const CreateIndex = z
   .object({
-    name: z.string().min(1),
-    table: z.string().min(1),
+    name: identifier,
+    table: identifier,
     columns: z.array(IndexField).min(1),
     predicate: z.string().optional(),
     method: z.enum(['btree', 'hash', 'gist', 'spgist', 'gin', 'brin']).optional(),
@@ -168,19 +181,19 @@ export const CreateIndex = z
   })
   .strict();
 
-export const DropIndex = z.object({ name: z.string().min(1) }).strict();
-export const DropTable = z.object({ name: z.string().min(1) }).strict();
-export const RenameTable = z.object({ from: z.string().min(1), to: z.string().min(1) }).strict();
+export const DropIndex = z.object({ name: identifier }).strict();
+export const DropTable = z.object({ name: identifier }).strict();
+export const RenameTable = z.object({ from: identifier, to: identifier }).strict();
 export const RawSql = z
   .object({ up: z.string().min(1), down: z.string().optional(), onComplete: z.boolean().optional() })
   .strict();
 
 export const CreateConstraint = z
   .object({
-    table: z.string().min(1),
-    name: z.string().min(1),
+    table: identifier,
+    name: identifier,
     type: z.enum(['unique', 'check', 'foreign_key', 'primary_key']),
-    columns: z.array(z.string().min(1)).optional(),
+    columns: z.array(identifier).optional(),
     check: z.string().optional(),
     no_inherit: z.boolean().optional(),
     index_parameters: IndexParameters.optional(),
@@ -191,14 +204,14 @@ export const CreateConstraint = z
   .strict();
 
 export const DropConstraint = z
-  .object({ table: z.string().min(1), name: z.string().min(1), up: z.string().optional(), down: z.string().optional() })
+  .object({ table: identifier, name: identifier, up: z.string().optional(), down: z.string().optional() })
   .strict();
 export const DropMultiColumnConstraint = z
-  .object({ table: z.string().min(1), name: z.string().min(1), up: multiColumnSql.optional(), down: multiColumnSql })
+  .object({ table: identifier, name: identifier, up: multiColumnSql.optional(), down: multiColumnSql })
   .strict();
-export const RenameConstraint = z.object({ table: z.string().min(1), from: z.string().min(1), to: z.string().min(1) }).strict();
+export const RenameConstraint = z.object({ table: identifier, from: identifier, to: identifier }).strict();
 export const SetReplicaIdentity = z
-  .object({ table: z.string().min(1), identity: z.object({ type: z.string().min(1), index: z.string() }).strict() })
+  .object({ table: identifier, identity: z.object({ type: z.string().min(1), index: z.string().refine(identifierFits, { error: 'over PostgreSQL\'s 63-byte limit for names', params: { code: 'name-too-long' } }) }).strict() })
   .strict();
 
 /** Every operation of pgroll's format, keyed by its pgroll name. */
@@ -240,7 +253,7 @@ const operationEntry = z.union(
 export const MigrationFile = z
   .object({
     name: z.string().min(1).optional().describe('Migration name; defaults to the file name without extension'),
-    version_schema: z.string().min(1).optional().describe('Name of the version schema (default <schema>_<name>)'),
+    version_schema: identifier.optional().describe('Name of the version schema (default <schema>_<name>)'),
     operations: z.array(operationEntry).min(1),
   })
   .strict();

@@ -41,7 +41,7 @@ export class VirtualSchema {
     return this.nextId++;
   }
 
-  static fromCatalog(tables: Map<string, CatalogTable>): VirtualSchema {
+  static fromCatalog(tables: Map<string, Omit<CatalogTable, 'oid'>>): VirtualSchema {
     const vs = new VirtualSchema();
     for (const t of tables.values()) {
       const usedByIndex = new Set<string>();

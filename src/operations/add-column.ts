@@ -2,12 +2,14 @@ import type { ColumnDef } from '../migration/schema.js';
 import { notNullCheckName } from '../plan/names.js';
 import type { Action } from '../plan/types.js';
 import { ident, literal, qualified } from '../sql/ident.js';
-import { checkClause, referencesClause } from './column-sql.js';
+import { checkClause, columnDefinition, referencesClause } from './column-sql.js';
 import type { VColumn, VTable } from '../model/virtual-schema.js';
 import type { OpContext } from './context.js';
+import { requireReferencedKey } from './fragment-checks.js';
 import { alterTable, isConstantDefault, type OperationHandler, validateConstraint } from './handler.js';
+import { directChange, type DirectChange, directPhases, ignoreSyncExpressions, isDirect } from './new-table.js';
 
-interface Resolved {
+interface AddToExisting {
   schema: string;
   table: string;
   column: ColumnDef;
@@ -19,6 +21,8 @@ interface Resolved {
   model: { table: VTable; column: VColumn };
 }
 
+type Resolved = AddToExisting | DirectChange;
+
 const serialTypes = /^\s*(small|big)?serial\d?\s*$/i;
 
 export const addColumn: OperationHandler<'add_column', Resolved> = {
@@ -26,6 +30,7 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
     const table = ctx.requireTable(body.table);
     const col = body.column;
     ctx.requireNewName(table, col.name, 'column.name');
+    if (table.createdByMigration) return addToNewTable(ctx, table, col, body.up);
     if (col.pk) ctx.fail('adding a primary key column to an existing table is not supported', 'column.pk', 'create the key with a later migration');
     if (col.unique) {
       ctx.fail('unique on add_column is not supported by this version yet', 'column.unique', 'add the column first; create the unique index in a later migration');
@@ -46,6 +51,8 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
     ctx.checkType(col.type, 'column.type');
     if (hasDefault) ctx.checkExpression(col.default!, 'none', undefined, col.type, 'column.default');
     if (body.up !== undefined) ctx.checkExpression(body.up, 'old', table.name, col.type, 'up');
+    if (col.check) ctx.checkCondition(col.check.constraint, table.name, 'column.check.constraint');
+    if (col.references) requireReferencedKey(ctx, col.references.table, [col.references.column], 'column.references', () => 'column.references.column');
 
     const inlineDefault = hasDefault && body.up === undefined && isConstantDefault(col.default!);
     const notNullViaCheck = !nullable && !inlineDefault;
@@ -71,6 +78,7 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
   },
 
   start(r) {
+    if (isDirect(r)) return directPhases.start(r);
     const col = r.column;
     const name = ident(col.name);
     let def = `${name} ${col.type}`;
@@ -111,6 +119,7 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
   },
 
   complete(r) {
+    if (isDirect(r)) return directPhases.complete();
     // Under the name it ends with (a later rename_column), and nothing if a later operation dropped it.
     if (!r.model.table.columns.includes(r.model.column)) return [];
     const name = ident(r.model.column.name);
@@ -129,6 +138,38 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
   },
 
   rollback(r) {
+    if (isDirect(r)) return directPhases.rollback();
     return [alterTable(r.schema, r.table, `DROP COLUMN IF EXISTS ${ident(r.column.name)}`, 'ACCESS EXCLUSIVE', `drop column ${r.column.name}`)];
   },
 };
+
+/**
+ * On a table this migration creates: the column exactly as create_table would define it (NOT NULL,
+ * default, primary key, unique, check, references, identity, generated), added right away. The
+ * table has no rows, so nothing is rewritten and `up` has nothing to fill.
+ */
+function addToNewTable(ctx: OpContext, table: VTable, col: ColumnDef, up: string | undefined): DirectChange {
+  if (col.pk && table.primaryKey.length) ctx.fail(`table "${table.name}" already has a primary key`, 'column.pk');
+  if (col.generated?.expression && col.generated.identity) ctx.fail('a column is either generated from an expression or an identity, not both', 'column.generated');
+  ignoreSyncExpressions(ctx, table, { up });
+  ctx.checkType(col.type, 'column.type');
+  if (col.default !== undefined && col.default !== null) ctx.checkExpression(col.default, 'none', undefined, col.type, 'column.default');
+  const ref = qualified(ctx.schema, table.physical);
+  const statements = [{ sql: `ALTER TABLE ${ref} ADD COLUMN ${columnDefinition(ctx.schema, col, { withDefault: true, withNotNull: !col.pk })}`, description: `add column ${col.name}` }];
+  if (col.pk) statements.push({ sql: `ALTER TABLE ${ref} ADD PRIMARY KEY (${ident(col.name)})`, description: `primary key (${col.name})` });
+  if (col.comment !== undefined && col.comment !== null) {
+    statements.push({ sql: `COMMENT ON COLUMN ${ref}.${ident(col.name)} IS ${literal(col.comment)}`, description: `comment on ${col.name}` });
+  }
+  table.columns.push({
+    id: ctx.model.newColumnId(),
+    name: col.name,
+    physical: col.name,
+    type: col.type,
+    nullable: col.nullable === true && !col.pk,
+    default: col.default ?? null,
+    indexed: Boolean(col.pk || col.unique),
+    touchedBy: ctx.index,
+  });
+  if (col.pk) table.primaryKey = [col.name];
+  return directChange(ctx, table, statements, 'column');
+}

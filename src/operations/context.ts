@@ -1,7 +1,8 @@
 import type { CatalogTable, SchemaInfo } from '../catalog/read.js';
 import type { ShadowPlan } from './shadow.js';
-import { type InputErrorCode, InvalidInputError } from '../errors.js';
+import { formatLocation, type InputErrorCode, InvalidInputError } from '../errors.js';
 import { findColumn, type VColumn, type VirtualSchema, type VTable } from '../model/virtual-schema.js';
+import { checkExpressionFragment, checkTypeFragment } from '../sql/fragments.js';
 import { identifierFits } from '../sql/ident.js';
 
 /** A column as one stage of the migration sees it. */
@@ -27,6 +28,9 @@ export interface Stage {
   columns: StageColumn[];
   up: ColumnValue[];
   down: ColumnValue[];
+  /** The operation that made this stage (its index in the migration, its kind): named in the sync trigger's comments. */
+  operationIndex?: number;
+  operation?: string;
 }
 
 /** Everything one migration does to one existing table, gathered across its operations. */
@@ -42,8 +46,17 @@ export function snapshot(table: VTable): StageColumn[] {
 
 /** An SQL expression or type to check against the database before anything is changed. */
 export interface DeferredCheck {
-  kind: 'type' | 'expression' | 'statement';
+  /** 'condition': a boolean over the columns (CHECK); 'lookup': a query whose one row says `found`. */
+  kind: 'type' | 'expression' | 'statement' | 'condition' | 'lookup';
   sql: string;
+  /** For lookups: the query's parameters, and what to say when nothing is found. */
+  params?: unknown[];
+  missing?: { problem: string; code: InputErrorCode; hint?: string };
+  /** For statements: the error code (and field) of a failure, from its SQLSTATE. */
+  /** Checks of one group are skipped from the first whose failure has one of these SQLSTATEs (e.g. no TEMP privilege). */
+  group?: string;
+  skipGroupOn?: string[];
+  classify?: (sqlstate: string | undefined, message: string) => { code: InputErrorCode; field?: string; problem?: string } | undefined;
   /** For expressions: which columns it sees (the table before or after its operation); 'none' for defaults. */
   scope: 'old' | 'new' | 'none';
   table?: string;
@@ -72,11 +85,13 @@ export class OpContext {
     readonly versionSchema: string,
     readonly model: VirtualSchema,
     readonly file: string | undefined,
-    readonly catalog: Map<string, CatalogTable> = new Map(),
+    readonly catalog: Map<string, Omit<CatalogTable, 'oid'>> = new Map(),
     readonly info: SchemaInfo = { relationNames: new Set(), replicaIdentity: new Map(), dependents: new Map(), columnDependents: new Map() },
   ) {}
 
   private readonly created = new Map<string, string[]>();
+  /** Columns and unique keys of the tables this migration creates, for foreign keys to them. */
+  readonly createdTables = new Map<string, { columns: string[]; keys: string[][] }>();
 
   /** Physical columns this migration adds to an existing table (added columns, shadows). */
   createdPhysicals(table: string): string[] {
@@ -145,6 +160,14 @@ export class OpContext {
     return this.info.replicaIdentity.get(table) ?? { type: 'DEFAULT', index: null };
   }
 
+  /** Things accepted but worth telling (e.g. an `up` that no change needs), with where they are. */
+  readonly warnings: string[] = [];
+
+  warn(message: string, field?: string): void {
+    const where = formatLocation({ ...(this.file !== undefined ? { file: this.file } : {}), operationIndex: this.index, operation: this.operation, ...(field !== undefined ? { field } : {}) });
+    this.warnings.push(`${where}: ${message}`);
+  }
+
   fail(problem: string, field?: string, hint?: string, code: InputErrorCode = 'invalid-field'): never {
     throw new InvalidInputError(
       problem,
@@ -170,7 +193,26 @@ export class OpContext {
         'table-not-found',
       );
     }
+    this.requireNoReservedColumns(t, field);
     return t;
+  }
+
+  /**
+   * Tandem adds columns named `_tandem_…` (shadows, the backfill marker `_tandem_synced`) to the
+   * tables it changes; one that is already there (made by hand, or left by another tool) would
+   * collide with them at start, so a table carrying one is refused before anything is changed.
+   */
+  requireNoReservedColumns(table: VTable, field: string): void {
+    if (table.createdByMigration) return;
+    const reserved = this.catalog.get(table.physical)?.columns.find((c) => c.name.startsWith('_tandem_'));
+    if (reserved) {
+      this.fail(
+        `table "${table.name}" already has a column "${reserved.name}"; names starting with "_tandem_" are reserved for the columns tandem adds (shadow columns, the backfill marker _tandem_synced)`,
+        field,
+        'rename or drop that column with plain SQL (ALTER TABLE … RENAME COLUMN), then run the migration again',
+        'reserved-name',
+      );
+    }
   }
 
   requireColumn(table: VTable, name: string, field = 'column'): VColumn {
@@ -247,14 +289,20 @@ export class OpContext {
   /** Called after each operation: records a stage for every table it changed. */
   endOperation(): void {
     for (const [table, p] of this.pending) {
-      this.work(table).stages.push({ columns: snapshot(table), up: p.up, down: p.down });
+      this.work(table).stages.push({ columns: snapshot(table), up: p.up, down: p.down, operationIndex: this.index, operation: this.operation });
     }
     for (const { check, table } of this.pendingChecks) check.columns = snapshot(table);
     this.pending.clear();
     this.pendingChecks = [];
   }
 
+  /** Where the current operation's `field` is, for errors. */
+  at(field: string): { file?: string; operationIndex: number; operation: string; field: string } {
+    return { ...(this.file !== undefined ? { file: this.file } : {}), operationIndex: this.index, operation: this.operation, field };
+  }
+
   checkType(type: string, field: string): void {
+    checkTypeFragment(type, this.at(field));
     this.checks.push({ kind: 'type', sql: type, scope: 'none', operationIndex: this.index, operation: this.operation, field });
   }
 
@@ -263,6 +311,8 @@ export class OpContext {
    * changes them); 'new': as they are after this operation; 'none': no columns (defaults).
    */
   checkExpression(sql: string, scope: 'old' | 'new' | 'none', table: string | undefined, resultType: string, field: string): void {
+    // Parsed first: a syntax error, an aggregate or a subquery in a default needs no database.
+    checkExpressionFragment(sql, scope === 'none' ? 'default' : 'value', this.at(field));
     const check: DeferredCheck = {
       kind: 'expression',
       sql,
@@ -276,6 +326,20 @@ export class OpContext {
     const t = table !== undefined ? this.model.table(table) : undefined;
     if (t && scope === 'old') check.columns = snapshot(t);
     if (t && scope === 'new') this.pendingChecks.push({ check, table: t });
+    this.checks.push(check);
+  }
+
+  /**
+   * A CHECK constraint: a boolean over the table's columns after this operation, or over
+   * `columns` (a table this operation creates). Tried in a WHERE clause, which refuses what CHECK
+   * refuses: non-boolean, aggregates, window and set-returning functions.
+   */
+  checkCondition(sql: string, table: string | undefined, field: string, columns?: { name: string; type: string }[]): void {
+    checkExpressionFragment(sql, 'check', this.at(field));
+    const check: DeferredCheck = { kind: 'condition', sql, scope: 'new', ...(table !== undefined ? { table } : {}), operationIndex: this.index, operation: this.operation, field };
+    const t = table !== undefined ? this.model.table(table) : undefined;
+    if (columns) check.columns = columns;
+    else if (t) this.pendingChecks.push({ check, table: t });
     this.checks.push(check);
   }
 }

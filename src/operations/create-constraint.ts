@@ -4,8 +4,13 @@ import type { Action } from '../plan/types.js';
 import { ident, qualified } from '../sql/ident.js';
 import { renameColumnRefs } from '../sql/rename-refs.js';
 import type { OpContext } from './context.js';
+import { requireReferencedKey, safeStorageParameters } from './fragment-checks.js';
+import type { CompleteAction } from './column-swap.js';
 import { alterTable, type OperationHandler, validateConstraint } from './handler.js';
 import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
+import { tableConstraintClause } from './column-sql.js';
+import { directChange, type DirectChange, directPhases, ignoreSyncExpressions, isDirect } from './new-table.js';
+import type { VTable } from '../model/virtual-schema.js';
 
 interface Resolved {
   schema: string;
@@ -24,7 +29,7 @@ interface Resolved {
  * added NOT VALID and validated at complete; unique and primary key are built as indexes
  * CONCURRENTLY and turned into constraints at complete.
  */
-export const createConstraint: OperationHandler<'create_constraint', Resolved> = {
+export const createConstraint: OperationHandler<'create_constraint', Resolved | DirectChange> = {
   validate(body, ctx: OpContext) {
     const table = ctx.requireTable(body.table);
     ctx.requireIdentifier(body.name, 'name');
@@ -40,6 +45,7 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
     for (const key of Object.keys(body.up ?? {})) if (!columns.includes(key)) ctx.fail(`"${key}" is not one of the constraint's columns`, `up.${key}`);
     for (const key of Object.keys(body.down ?? {})) if (!columns.includes(key)) ctx.fail(`"${key}" is not one of the constraint's columns`, `down.${key}`);
     ctx.claimRelationName(body.name);
+    if (table.createdByMigration) return constrainNewTable(ctx, table, body);
     const shadows = columns.map((name, i) => {
       const column = ctx.requireColumn(table, name, `columns[${i}]`);
       ctx.claimColumn(table, column, `columns[${i}]`);
@@ -59,12 +65,19 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
       column.indexed = true;
       return plan;
     });
+    if (body.type === 'check' && body.check) ctx.checkCondition(body.check, table.name, 'check');
+    if (body.type === 'foreign_key' && body.references) {
+      requireReferencedKey(ctx, body.references.table, body.references.columns, 'references', (i) => `references.columns[${i}]`);
+    }
+    const storage = safeStorageParameters(ctx, body.index_parameters?.storage_parameters, 'index_parameters.storage_parameters');
+    if (storage !== undefined) body = { ...body, index_parameters: { ...body.index_parameters, storage_parameters: storage } };
     let check = body.check;
     columns.forEach((name, i) => (check = check === undefined ? undefined : renameColumnRefs(check, name, shadows[i]!.plan.shadow)));
     return { schema: ctx.schema, table: table.physical, body, shadows, shadowColumns: shadows.map((s) => s.plan.shadow), check };
   },
 
   start(r) {
+    if (isDirect(r)) return directPhases.start(r);
     const b = r.body;
     const actions: Action[] = r.shadows.flatMap(shadowPhases.start);
     const cols = r.shadowColumns.map(ident).join(', ');
@@ -97,8 +110,9 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
   },
 
   complete(r) {
+    if (isDirect(r)) return directPhases.complete();
     const b = r.body;
-    const actions: Action[] = r.shadows.flatMap(shadowPhases.complete);
+    const actions: CompleteAction[] = r.shadows.flatMap(shadowPhases.complete);
     if (b.type === 'check' || b.type === 'foreign_key') actions.push(validateConstraint(r.schema, r.table, b.name));
     else {
       const kind = b.type === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
@@ -108,10 +122,36 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved> =
   },
 
   rollback(r) {
+    if (isDirect(r)) return directPhases.rollback();
     return r.shadows.flatMap(shadowPhases.rollback);
   },
 };
 
 function indexName(constraint: string): string {
   return fitName(`_tandem_${constraint}`);
+}
+
+/**
+ * On a table this migration creates (e.g. its primary key right after create_table): added
+ * directly and valid, as create_table's own constraints are; no shadow columns, no `up`/`down`.
+ */
+function constrainNewTable(ctx: OpContext, table: VTable, body: OperationBody<'create_constraint'>): DirectChange {
+  ignoreSyncExpressions(ctx, table, { up: body.up, down: body.down });
+  const columns = (body.columns ?? []).map((name, i) => ctx.requireColumn(table, name, `columns[${i}]`));
+  const clause = tableConstraintClause(ctx.schema, {
+    name: body.name,
+    type: body.type,
+    columns: columns.map((c) => c.physical),
+    ...(body.check !== undefined ? { check: body.check } : {}),
+    ...(body.no_inherit !== undefined ? { no_inherit: body.no_inherit } : {}),
+    ...(body.references !== undefined ? { references: body.references } : {}),
+    ...(body.index_parameters !== undefined ? { index_parameters: body.index_parameters } : {}),
+  });
+  if (body.type === 'primary_key') {
+    table.primaryKey = columns.map((c) => c.physical);
+    for (const c of columns) c.nullable = false;
+  }
+  if (body.type === 'primary_key' || body.type === 'unique') for (const c of columns) c.indexed = true;
+  const sql = `ALTER TABLE ${qualified(ctx.schema, table.physical)} ADD ${clause}`;
+  return directChange(ctx, table, [{ sql, description: `${body.type.replace('_', ' ')} ${body.name}` }], 'name');
 }

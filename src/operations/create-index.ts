@@ -2,7 +2,9 @@ import type { OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
 import { ident, qualified } from '../sql/ident.js';
 import type { OpContext } from './context.js';
+import { pushIndexTrials, safeStorageParameters } from './fragment-checks.js';
 import type { OperationHandler } from './handler.js';
+import { directChange, type DirectChange, directPhases, isDirect } from './new-table.js';
 
 interface Resolved {
   schema: string;
@@ -12,7 +14,8 @@ interface Resolved {
   columns: string[];
 }
 
-function indexSql(r: Resolved): string {
+/** CONCURRENTLY on an existing table; a plain CREATE INDEX, in the expand transaction, on a table this migration creates. */
+function indexSql(r: Resolved, concurrently = true): string {
   const b = r.body;
   const elements = b.columns.map((f, i) => {
     let e = ident(r.columns[i]!);
@@ -23,7 +26,7 @@ function indexSql(r: Resolved): string {
     return e;
   });
   return (
-    `CREATE ${b.unique ? 'UNIQUE ' : ''}INDEX CONCURRENTLY IF NOT EXISTS ${ident(b.name)} ON ${qualified(r.schema, r.table)}` +
+    `CREATE ${b.unique ? 'UNIQUE ' : ''}INDEX ${concurrently ? 'CONCURRENTLY IF NOT EXISTS ' : ''}${ident(b.name)} ON ${qualified(r.schema, r.table)}` +
     `${b.method ? ` USING ${b.method}` : ''} (${elements.join(', ')})` +
     `${b.storage_parameters ? ` WITH (${b.storage_parameters})` : ''}${b.predicate ? ` WHERE (${b.predicate})` : ''}`
   );
@@ -33,7 +36,7 @@ function indexSql(r: Resolved): string {
  * Built CONCURRENTLY (SHARE UPDATE EXCLUSIVE: reads and writes go on), outside any transaction.
  * A build that fails or is killed leaves an invalid index; the executor drops it and builds again.
  */
-export const createIndex: OperationHandler<'create_index', Resolved> = {
+export const createIndex: OperationHandler<'create_index', Resolved | DirectChange> = {
   validate(body, ctx: OpContext) {
     const table = ctx.requireTable(body.table);
     ctx.requireIdentifier(body.name, 'name');
@@ -47,22 +50,32 @@ export const createIndex: OperationHandler<'create_index', Resolved> = {
       return col.physical;
     });
     ctx.claimRelationName(body.name);
-    const r: Resolved = { schema: ctx.schema, table: table.physical, body, columns };
-    if (body.predicate || body.storage_parameters || body.columns.some((c) => c.opclass || c.collate)) {
-      // Tried on an empty copy of the table's shape, inside the rolled-back validation transaction.
-      ctx.checks.push({
-        kind: 'statement',
-        sql: `EXPLAIN SELECT 1 FROM ${qualified(ctx.schema, table.physical)}${body.predicate ? ` WHERE (${body.predicate})` : ''}`,
-        scope: 'none',
-        operationIndex: ctx.index,
-        operation: ctx.operation,
-        field: 'predicate',
-      });
-    }
+    // Storage and operator class parameters are rendered again from their parse tree: only
+    // `name = value` pairs reach the SQL.
+    const safeBody = {
+      ...body,
+      columns: body.columns.map((f, i) => {
+        const params = f.opclass?.params?.length ? safeStorageParameters(ctx, f.opclass.params.join(', '), `columns[${i}].opclass.params`) : undefined;
+        return params !== undefined ? { ...f, opclass: { ...f.opclass, params: [params] } } : f;
+      }),
+      ...(body.storage_parameters !== undefined ? { storage_parameters: safeStorageParameters(ctx, body.storage_parameters, 'storage_parameters')! } : {}),
+    };
+    const r: Resolved = { schema: ctx.schema, table: table.physical, body: safeBody, columns };
+    // Built for real on an empty temporary copy of the table's shape, in the rolled-back trial transaction.
+    pushIndexTrials(ctx, {
+      table,
+      method: body.method ?? 'btree',
+      unique: body.unique === true,
+      elements: safeBody.columns.map((f, i) => ({ column: columns[i]!, collate: f.collate, opclass: f.opclass?.name, opclassParams: f.opclass?.params?.[0], sort: f.sort, nulls: f.nulls })),
+      storageParameters: safeBody.storage_parameters,
+      predicate: body.predicate,
+    });
+    if (table.createdByMigration) return directChange(ctx, table, [{ sql: indexSql(r, false), description: `create index ${body.name}` }], 'columns');
     return r;
   },
 
   start(r) {
+    if (isDirect(r)) return directPhases.start(r);
     const action: Action = {
       sql: indexSql(r),
       lock: 'SHARE UPDATE EXCLUSIVE',
@@ -79,6 +92,7 @@ export const createIndex: OperationHandler<'create_index', Resolved> = {
   },
 
   rollback(r) {
+    if (isDirect(r)) return directPhases.rollback();
     return [
       {
         sql: `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(r.schema, r.body.name)}`,

@@ -1,13 +1,49 @@
-import type { OperationBody } from '../migration/schema.js';
+import type { ForeignKeyDef, OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { columnDefinition, tableConstraintClause } from './column-sql.js';
 import type { OpContext } from './context.js';
+import { checkNewTableFragments } from './fragment-checks.js';
 import type { OperationHandler } from './handler.js';
 
 interface Resolved {
   schema: string;
   body: OperationBody<'create_table'>;
+}
+
+/** serial types are shorthands of CREATE TABLE, not types a value can be cast to. */
+const serialBase: Record<string, string> = { smallserial: 'smallint', serial2: 'smallint', serial: 'integer', serial4: 'integer', bigserial: 'bigint', serial8: 'bigint' };
+
+function castableType(type: string): string {
+  return serialBase[type.trim().toLowerCase()] ?? type;
+}
+
+/**
+ * Each column's type, default, check and reference is checked on its own before the whole
+ * CREATE TABLE, so that a mistake is reported at its field (`columns[3].type`,
+ * `columns[1].references.table`) rather than at "columns".
+ */
+function checkColumnParts(ctx: OpContext, body: OperationBody<'create_table'>): void {
+  const scope = body.columns.map((c) => ({ name: c.name, type: castableType(c.type) }));
+  body.columns.forEach((col, i) => {
+    const field = `columns[${i}]`;
+    const type = castableType(col.type);
+    ctx.checkType(type, `${field}.type`);
+    if (col.default !== undefined && col.default !== null) ctx.checkExpression(col.default, 'none', undefined, type, `${field}.default`);
+    if (col.check) ctx.checkCondition(col.check.constraint, undefined, `${field}.check.constraint`, scope);
+    if (col.references) checkColumnReference(ctx, body, col.references, `${field}.references`);
+  });
+}
+
+/** The referenced table exists (before this migration, or created earlier in it, or this one) and has the column. */
+function checkColumnReference(ctx: OpContext, body: OperationBody<'create_table'>, ref: ForeignKeyDef, field: string): void {
+  const columns = ref.table === body.name ? body.columns.map((c) => c.name) : ctx.model.table(ref.table)?.columns.map((c) => c.name);
+  if (!columns) {
+    ctx.fail(`the referenced table "${ref.table}" does not exist in schema "${ctx.schema}"`, `${field}.table`, 'create it first, in this migration or an earlier one', 'referenced-table-not-found');
+  }
+  if (!columns.includes(ref.column)) {
+    ctx.fail(`the referenced table "${ref.table}" has no column "${ref.column}"`, `${field}.column`, `its columns: ${columns.join(', ')}`, 'column-not-found');
+  }
 }
 
 /** A new table is invisible to the old version; it is created whole at start and dropped on rollback. */
@@ -40,6 +76,8 @@ export const createTable: OperationHandler<'create_table', Resolved> = {
       if (c.type === 'foreign_key' && !c.references) ctx.fail('a foreign_key constraint needs "references"', `${field}.references`);
       if (c.type === 'exclude' && !c.exclude) ctx.fail('an exclude constraint needs "exclude"', `${field}.exclude`);
     });
+    body = checkNewTableFragments(ctx, body);
+    checkColumnParts(ctx, body);
     const resolved = { schema: ctx.schema, body };
     // The whole CREATE TABLE is tried (and rolled back) before anything is changed, so a bad type,
     // default, check or reference is reported as invalid input.

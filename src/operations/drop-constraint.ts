@@ -2,6 +2,7 @@ import type { OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
 import { ident } from '../sql/ident.js';
 import type { OpContext } from './context.js';
+import type { CompleteAction } from './column-swap.js';
 import type { OperationHandler } from './handler.js';
 import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
 
@@ -48,7 +49,7 @@ function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: st
 
 const phases = {
   start: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.start),
-  complete: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.complete),
+  complete: (r: Resolved): CompleteAction[] => r.shadows.flatMap(shadowPhases.complete),
   rollback: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.rollback),
 };
 

@@ -1,18 +1,20 @@
 import type { OperationBody, OperationKind } from '../migration/schema.js';
 import type { Action, LockLevel } from '../plan/types.js';
 import { ident, qualified } from '../sql/ident.js';
+import type { CompleteAction } from './column-swap.js';
 import type { OpContext } from './context.js';
 
 /**
  * One operation kind. `validate` checks the operation against the schema as earlier operations
  * left it, updates that model, records what the table's sync trigger and backfill need, and
  * returns what the phases need. `start`, `complete` and `rollback` return actions; they never
- * run anything.
+ * run anything. `complete` may also return its parts of the table's column swap
+ * (src/operations/column-swap.ts), which the planner composes with the other operations'.
  */
 export interface OperationHandler<K extends OperationKind, R> {
   validate(body: OperationBody<K>, ctx: OpContext): R;
   start(resolved: R): Action[];
-  complete(resolved: R): Action[];
+  complete(resolved: R): CompleteAction[];
   rollback(resolved: R): Action[];
 }
 

@@ -1,5 +1,6 @@
 import type { OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
+import { checkStatementsFragment } from '../sql/fragments.js';
 import type { OpContext } from './context.js';
 import type { OperationHandler } from './handler.js';
 
@@ -22,6 +23,9 @@ function run(sql: string, description: string): Action {
 export const rawSql: OperationHandler<'sql', Resolved> = {
   validate(body, ctx: OpContext) {
     ctx.rawSql = true;
+    // Tandem cannot try raw SQL without running it, but PostgreSQL's parser can read it.
+    checkStatementsFragment(body.up, ctx.at('up'));
+    if (body.down !== undefined) checkStatementsFragment(body.down, ctx.at('down'));
     if (body.onComplete && body.down !== undefined) ctx.fail('`down` has no effect with onComplete: rollback happens before complete', 'down');
     return { body };
   },

@@ -7,6 +7,7 @@ import { ident, literal, qualified } from '../sql/ident.js';
 import { offsetAfterKeyword, renameColumnRefs } from '../sql/rename-refs.js';
 import { checkClause, referencesClause } from './column-sql.js';
 import type { OpContext } from './context.js';
+import { type CompleteAction, swapDrop, swapRename } from './column-swap.js';
 import { alterTable, validateConstraint } from './handler.js';
 
 /** An index or constraint of the old column, re-created on the shadow under a temporary name. */
@@ -48,6 +49,8 @@ export interface ShadowPlan {
   shadow: string;
   /** The column in the model: its name at the end of the migration is the one complete uses. */
   column: VColumn;
+  /** Its table in the model: a later drop_column takes the column out of it. */
+  tableModel: VTable;
   type: string;
   notNull: boolean;
   default: string | null;
@@ -116,6 +119,7 @@ export function planShadow(ctx: OpContext, table: VTable, column: VColumn, opts:
     table: table.physical,
     oldPhysical: physicalBefore,
     shadow,
+    tableModel: table,
     column,
     type: opts.type,
     notNull: opts.notNull,
@@ -140,7 +144,7 @@ export function planShadow(ctx: OpContext, table: VTable, column: VColumn, opts:
  * shadows (all of a table's shadows at once, so a multi-column index gets every shadow it needs).
  * `without`: constraints the new version drops.
  */
-export function duplicatesOf(catalog: CatalogTable, shadows: Map<string, string>, without: Set<string>): Duplicate[] {
+export function duplicatesOf(catalog: Omit<CatalogTable, 'oid'>, shadows: Map<string, string>, without: Set<string>): Duplicate[] {
   const renameAll = (sql: string, startAt = 0) => {
     let out = sql;
     for (const [column, shadow] of shadows) out = renameColumnRefs(out, column, shadow, startAt);
@@ -182,7 +186,7 @@ export interface ShadowRef {
 
 export const shadowPhases = {
   start: (r: ShadowRef): Action[] => (r.first ? shadowStart(r.plan) : []),
-  complete: (r: ShadowRef): Action[] => (r.first ? shadowComplete(r.plan) : []),
+  complete: (r: ShadowRef): CompleteAction[] => (r.first ? shadowComplete(r.plan) : []),
   rollback: (r: ShadowRef): Action[] => (r.first ? shadowRollback(r.plan) : []),
 };
 
@@ -218,16 +222,19 @@ function shadowStart(p: ShadowPlan): Action[] {
 }
 
 /** At complete: validations first (they scan, under locks that block no traffic), then the swap. */
-function shadowComplete(p: ShadowPlan): Action[] {
+function shadowComplete(p: ShadowPlan): CompleteAction[] {
   const t = (clause: string, description: string) => alterTable(p.schema, p.table, clause, 'ACCESS EXCLUSIVE', description);
-  const actions: Action[] = [];
+  const actions: CompleteAction[] = [];
   const nn = notNullCheckName(p.shadow);
   if (p.notNull) actions.push(validateConstraint(p.schema, p.table, nn));
   if (p.check) actions.push(validateConstraint(p.schema, p.table, p.check.name));
   if (p.references) actions.push(validateConstraint(p.schema, p.table, p.references.name));
 
-  // The swap itself (old column dropped, shadow renamed) is the planner's, for all of the table's
-  // columns at once; what follows runs after it, under the column's final name.
+  // The swap: ALTER TABLE … DROP COLUMN <old column>, then RENAME COLUMN <shadow> TO <final name>
+  // (unless a later drop_column drops the shadow), composed with the table's other columns' in
+  // src/operations/column-swap.ts. What follows runs after it, under the column's final name.
+  actions.push(swapDrop(p.schema, p.table, p.oldPhysical));
+  if (p.tableModel.columns.includes(p.column)) actions.push(...swapRename(p.schema, p.table, p.shadow, p.column.name));
   if (p.unique) actions.push(t(`ADD CONSTRAINT ${ident(p.unique.name)} UNIQUE USING INDEX ${ident(fitName(`_tandem_${p.unique.name}`))}`, `unique constraint ${p.unique.name}`));
   if (p.notNull) {
     // The validated check lets SET NOT NULL skip its full-table scan.

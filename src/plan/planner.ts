@@ -1,19 +1,30 @@
 import type pg from 'pg';
-import { type CatalogTable, readSchemaInfo, readTables, schemaExists } from '../catalog/read.js';
 import { InvalidInputError, StateError } from '../errors.js';
-import type { Migration } from '../migration/schema.js';
+import type { Migration, OperationKind } from '../migration/schema.js';
 import { VirtualSchema, type VTable } from '../model/virtual-schema.js';
-import { OpContext, snapshot } from '../operations/context.js';
+import { type DeferredCheck, OpContext, snapshot, type TableWork } from '../operations/context.js';
+import { type ColumnSwapPart, composeColumnSwap, isColumnSwapPart } from '../operations/column-swap.js';
 import { handlers } from '../operations/registry.js';
 import { duplicatesComplete, duplicatesOf, duplicatesStart } from '../operations/shadow.js';
 import { ident, identifierFits, qualified } from '../sql/ident.js';
-import { loadScanner } from '../sql/rename-refs.js';
-import { MARKER_COLUMN, triggerFunctionName, triggerName, versionSchemaName } from './names.js';
+import { orderCompleteSteps } from './complete-order.js';
+import { catalogOf, gatherFacts, type PlanFacts, schemaInfoOf, type TableFacts } from './facts.js';
+import { MARKER_COLUMN, triggerFunctionName, triggerName } from './names.js';
+import { PLAN_FORMAT_VERSION } from './plan-schema.js';
 import { runChecksRetrying } from './trials.js';
 import { createTriggerSql, dropTriggerSql, triggerFunctionSql } from './trigger.js';
-import { grantsFor, viewSql } from './version-schema.js';
+import { grantActions, viewSql } from './version-schema.js';
 export { grantsFor, viewSql } from './version-schema.js';
 import type { Action, BackfillStep, Plan, SqlStep, Step } from './types.js';
+
+/**
+ * Planning in three parts:
+ *   gatherFacts(client, …)        reads the database once (src/plan/facts.ts);
+ *   planMigration(facts, migration) checks the migration and builds the plan, with no I/O;
+ *   runChecksRetrying(client, trials) tries its SQL fragments in a rolled-back transaction
+ *                                  (src/plan/trials.ts), before anything is changed.
+ * buildPlan does all three, for callers that only want the plan.
+ */
 
 export interface PlanInput {
   schema: string;
@@ -24,6 +35,33 @@ export interface PlanInput {
   lockTimeoutMs?: number;
   /** Total time the trials retry on lock timeouts. */
   lockRetryForMs?: number;
+  /** Told what the migration gives that is accepted but unused (e.g. `up` on a comment change). */
+  onWarning?: (message: string) => void;
+}
+
+export interface PlannedMigration {
+  plan: Plan;
+  /** SQL fragments (types, expressions, trial statements) to try against the database before any change. */
+  trials: DeferredCheck[];
+  /** Accepted but worth telling, with where in the file. */
+  warnings: string[];
+}
+
+/** Gather the facts, plan, and run the trials: invalid input is reported before anything changes. */
+export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Plan> {
+  const facts = await gatherFacts(client, input);
+  const { plan, trials, warnings } = planMigration(facts, input.migration);
+  for (const w of warnings) input.onWarning?.(w);
+  await runTrials(client, input.migration, trials, input);
+  return plan;
+}
+
+export async function runTrials(client: pg.Client, migration: Migration, trials: DeferredCheck[], opts: { lockTimeoutMs?: number; lockRetryForMs?: number } = {}): Promise<void> {
+  await runChecksRetrying(client, trials, fileLocation(migration), opts.lockTimeoutMs ?? 50, opts.lockRetryForMs ?? 60_000);
+}
+
+function fileLocation(migration: Migration): { file?: string } {
+  return migration.file !== undefined ? { file: migration.file } : {};
 }
 
 function sqlStep(id: string, description: string, actions: Action[]): SqlStep {
@@ -40,78 +78,48 @@ function dropView(schema: string, view: string): Action {
   return { sql: `DROP VIEW IF EXISTS ${name}`, lock: 'ACCESS EXCLUSIVE', table: name, transactional: true, description: `drop view ${view}` };
 }
 
+/** What an operation's `validate` returned, with where it came from. */
+interface Resolved {
+  kind: OperationKind;
+  index: number;
+  r: unknown;
+}
+
+/** One table's actions of each phase, in operation order (rollback: reverse order). */
+interface TableActions {
+  start: Action[];
+  complete: Action[];
+  /** Parts of the column swap at complete, composed into the contract step. */
+  swap: ColumnSwapPart[];
+  rollback: Action[];
+}
+
 /**
- * Check the migration against the live catalog and build the plan of all three phases. Runs only
- * reads, plus trial statements inside a transaction that is always rolled back.
+ * Check the migration against the facts and build the plan of all three phases. Pure: it reads
+ * nothing but its arguments (PostgreSQL's scanner must be loaded; gatherFacts does it).
  */
-export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Plan> {
-  const { schema, migration } = input;
-  const fileLoc = migration.file !== undefined ? { file: migration.file } : {};
-  if (!(await schemaExists(client, schema))) {
-    throw new InvalidInputError(`schema "${schema}" does not exist`, fileLoc, 'pass --schema with an existing schema');
-  }
-  const versionSchema = versionSchemaName(schema, migration.versionSchema ?? migration.name);
-  if (!identifierFits(versionSchema)) {
-    throw new InvalidInputError(`version schema name "${versionSchema}" is longer than 63 bytes`, { ...fileLoc, field: 'name' }, 'use a shorter name or set version_schema');
-  }
-  if (await schemaExists(client, versionSchema)) {
-    throw new StateError(`schema "${versionSchema}" already exists`, 'each migration needs a fresh version schema: rename the migration or drop that schema');
-  }
-  await loadScanner();
-  const catalog = await readTables(client, schema);
+export function planMigration(facts: PlanFacts, migration: Migration): PlannedMigration {
+  const versionSchema = checkTarget(facts, migration);
+  const { schema } = facts;
+  const catalog = catalogOf(facts);
   const model = VirtualSchema.fromCatalog(catalog);
   const original = model.clone();
-  const info = await readSchemaInfo(client, schema, input.previousVersionSchema ? [input.previousVersionSchema] : []);
-  const ctx = new OpContext(schema, versionSchema, model, migration.file, catalog, info);
+  const ctx = new OpContext(schema, versionSchema, model, migration.file, catalog, schemaInfoOf(facts));
+  const resolved = validateOperations(ctx, migration);
+  refuseRawSqlWithOthers(ctx, migration);
+  refuseReusedPhysicalNames(original, resolved, migration);
 
-  const resolved = migration.operations.map((op, index) => {
-    ctx.index = index;
-    ctx.operation = op.kind;
-    const r = handlers[op.kind].validate(op.body as never, ctx);
-    ctx.endOperation();
-    return { kind: op.kind, index, r };
-  });
-
-  if (ctx.rawSql && migration.operations.some((o) => o.kind !== 'sql')) {
-    const index = migration.operations.findIndex((o) => o.kind === 'sql');
-    throw new InvalidInputError(
-      'a raw sql operation must be alone in its migration (other sql operations aside): tandem cannot see what it changes',
-      { ...fileLoc, operationIndex: index, operation: 'sql' },
-      'move the other operations to their own migration',
-    );
-  }
-  // A rename or drop only hides a column until complete: its physical name is not free before.
-  for (const { kind, index, r } of resolved) {
-    if (kind !== 'add_column') continue;
-    const { table, column } = r as { table: string; column: { name: string } };
-    if (original.table(table)?.columns.some((c) => c.physical === column.name)) {
-      throw new InvalidInputError(
-        `column "${column.name}" still exists in table "${table}" until this migration completes (it is renamed or dropped here)`,
-        { ...fileLoc, operationIndex: index, operation: kind, field: 'column.name' },
-        'add the column in a later migration, or give it another name',
-      );
-    }
-  }
-  await runChecksRetrying(client, ctx.checks, fileLoc, input.lockTimeoutMs ?? 50, input.lockRetryForMs ?? 60_000);
-
-  // Actions grouped per table, in the order tables are first touched: each group is one
-  // transaction, so a concurrent query sees a table either untouched or fully set up.
-  const groups = new Map<string, { start: Action[]; complete: Action[]; rollback: Action[] }>();
-  const group = (key: string) => {
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { start: [], complete: [], rollback: [] }));
-    return g;
-  };
-  for (const { kind, r } of resolved) {
-    const h = handlers[kind];
-    const start = h.start(r as never);
-    const complete = h.complete(r as never);
-    const rollback = h.rollback(r as never);
-    const key = (r as { table?: string }).table ?? (r as { body?: { name?: string } }).body?.name ?? '(migration)';
-    const g = group(key);
-    g.start.push(...start);
-    g.complete.push(...complete);
-    g.rollback.unshift(...rollback);
+  const groups = actionsPerTable(resolved);
+  // Copies of the indexes and constraints that involve shadowed columns, per table: their NOT VALID
+  // constraints join the expand transaction, their indexes are built concurrently after the
+  // backfill; at complete they are validated, then take back their names after the swap.
+  for (const [table, sh] of ctx.shadows) {
+    const cat = catalog.get(table);
+    if (!cat) continue;
+    const dups = duplicatesOf(cat, sh.columns, sh.without);
+    const g = groupOf(groups, table);
+    g.start.push(...duplicatesStart(schema, table, dups));
+    g.complete.push(...duplicatesComplete(schema, table, dups));
   }
 
   const start: Step[] = [];
@@ -120,81 +128,25 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
   const backfills: BackfillStep[] = [];
   const afterBackfill: Step[] = [];
 
-  if (input.previousVersionSchema) {
-    const views = await client.query<{ name: string }>(
-      `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'v' ORDER BY 1`,
-      [input.previousVersionSchema],
-    );
-    complete.push(
-      sqlStep('drop-previous-version', `drop version schema ${input.previousVersionSchema}`, [
-        ...views.rows.map((v) => dropView(input.previousVersionSchema!, v.name)),
-        plain(`DROP SCHEMA IF EXISTS ${ident(input.previousVersionSchema)}`, 'drop schema'),
-      ]),
-    );
-  }
+  const dropPrevious = dropPreviousVersionSchema(facts);
+  if (dropPrevious) complete.push(dropPrevious);
   const finalTables = [...model.tables.values()];
-  const dropVersionSchema = sqlStep('drop-version-schema', `drop version schema ${versionSchema}`, [
-    ...finalTables.map((t) => dropView(versionSchema, t.name)),
-    plain(`DROP SCHEMA IF EXISTS ${ident(versionSchema)}`, 'drop schema'),
-  ]);
-  rollback.push(dropVersionSchema);
-
-  // Copies of the indexes and constraints that involve shadowed columns, per table: their NOT VALID
-  // constraints join the expand transaction, their indexes are built concurrently after the
-  // backfill; at complete they are validated, then take back their names after the swap.
-  for (const [table, sh] of ctx.shadows) {
-    const cat = catalog.get(table);
-    if (!cat) continue;
-    const dups = duplicatesOf(cat, sh.columns, sh.without);
-    const g = group(table);
-    g.start.push(...duplicatesStart(schema, table, dups));
-    g.complete.push(...duplicatesComplete(schema, table, dups));
-  }
+  rollback.push(
+    sqlStep('drop-version-schema', `drop version schema ${versionSchema}`, [
+      ...finalTables.map((t) => dropView(versionSchema, t.name)),
+      plain(`DROP SCHEMA IF EXISTS ${ident(versionSchema)}`, 'drop schema'),
+    ]),
+  );
 
   for (const [key, g] of groups) {
-    const work = ctx.works.get(key);
     const tableRef = qualified(schema, key);
-    const startActions = [...g.start];
-    let dropTrigger: Action[] = [];
-    if (work && work.stages.some((st) => st.up.length || st.down.length)) {
-      const spec = {
-        schema,
-        table: key,
-        functionName: triggerFunctionName(key, versionSchema),
-        triggerName: triggerName(versionSchema),
-        versionName: migration.versionSchema ?? migration.name,
-        versionSchema,
-        original: snapshot(byPhysical(original, key)!),
-        stages: work.stages,
-        marker: work.backfill,
-      };
-      if (work.backfill) {
-        startActions.push(plain(`ALTER TABLE ${tableRef} ADD COLUMN ${ident(MARKER_COLUMN)} boolean`, 'add backfill marker column', tableRef));
-      }
-      startActions.push(
-        { sql: triggerFunctionSql(spec), lock: 'none', transactional: true, description: `sync function for ${key}` },
-        { sql: createTriggerSql(spec), lock: 'SHARE ROW EXCLUSIVE', table: tableRef, transactional: true, description: `sync trigger on ${key}` },
-      );
-      dropTrigger = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
-      if (work.backfill) {
-        // Keyed as the table is now (the key a create_constraint adds only exists after complete);
-        // with no primary or unique not-null key, the backfill walks the table by ctid ranges.
-        const table = byPhysical(original, key)!;
-        const keyColumns = table.primaryKey.length ? table.primaryKey : table.uniqueNotNullKey;
-        const cat = catalog.get(key)!;
-        backfills.push({
-          kind: 'backfill',
-          id: `backfill:${key}`,
-          description: `backfill ${key}`,
-          schema,
-          table: key,
-          keyColumns,
-          keyTypes: keyColumns.map((k) => cat.columns.find((c) => c.name === k)!.type),
-          markerColumn: MARKER_COLUMN,
-          estimatedRows: table.estimatedRows,
-        });
-      }
-    }
+    const work = ctx.works.get(key);
+    const sync = work ? syncOf(work, { schema, key, versionSchema, migration, original, catalog }) : undefined;
+    const startActions = [...g.start, ...(sync?.start ?? [])];
+    if (sync?.backfill) backfills.push(sync.backfill);
+    const dropTrigger = sync?.drop ?? [];
+    const dropMarker = sync?.backfill ? [plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef)] : [];
+
     // Statements that cannot run in a transaction block (CONCURRENTLY) get a step each.
     const inTx = (actions: Action[]) => actions.filter((a) => a.transactional);
     const alone = (prefix: string, actions: Action[]) =>
@@ -205,17 +157,21 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
     const scans = g.complete.filter((a) => a.scans);
     if (scans.length) complete.push(sqlStep(`validate:${key}`, `validate constraints of ${key}`, scans));
     const contract = inTx(g.complete.filter((a) => !a.scans));
-    const finalize = [...dropTrigger, ...swapColumns(schema, key, catalog.get(key), byPhysical(model, key), ctx.createdPhysicals(key)), ...contract.filter((a) => !a.renamesTable)];
-    if (work?.backfill) finalize.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
-    finalize.push(...contract.filter((a) => a.renamesTable));
+    const finalize = [
+      ...dropTrigger,
+      ...columnSwapOf(schema, key, catalog.get(key), byPhysical(model, key), ctx.createdPhysicals(key), g.swap),
+      ...contract.filter((a) => !a.renamesTable),
+      ...dropMarker,
+      // The table's other statements use its old name.
+      ...contract.filter((a) => a.renamesTable),
+    ];
     if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
     complete.push(...alone('cleanup', g.complete));
 
     // User SQL is not idempotent like ours: a `down` runs only if the start steps of its `up` ran.
     const guard = ctx.rawSql ? { onlyIfStarted: [...(inTx(startActions).length ? [`expand:${key}`] : []), ...alone('build', startActions).map((s) => s.id)] } : {};
     const undoSteps: Step[] = alone('undo-build', g.rollback).map((s) => ({ ...s, ...guard }));
-    const undo = [...dropTrigger, ...inTx(g.rollback)];
-    if (work?.backfill) undo.push(plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef));
+    const undo = [...dropTrigger, ...inTx(g.rollback), ...dropMarker];
     if (undo.length) undoSteps.push({ ...sqlStep(`undo:${key}`, `undo ${key}`, undo), ...guard });
     // Tables are undone in the reverse order of start (after the version schema's drop, which
     // stays first): a table created later may reference one created earlier.
@@ -237,39 +193,166 @@ export async function buildPlan(client: pg.Client, input: PlanInput): Promise<Pl
       sqlStep('create-version-schema', `create version schema ${versionSchema}`, [
         plain(`CREATE SCHEMA ${ident(versionSchema)}`, 'create schema'),
         ...finalTables.map((t) => ({ ...plain(viewSql(schema, versionSchema, t), `view ${t.name}`), lock: 'ACCESS SHARE' as const, table: qualified(schema, t.physical) })),
-        ...(await grantsFor(client, schema, versionSchema, finalTables)),
+        ...grantActions(facts.grants, versionSchema, finalTables),
       ]),
     );
   }
 
-  return { schema, migration: migration.name, versionSchema, previousVersionSchema: input.previousVersionSchema, start, complete, rollback };
+  const plan: Plan = { formatVersion: PLAN_FORMAT_VERSION, schema, migration: migration.name, versionSchema, previousVersionSchema: facts.previousVersionSchema, start, complete: orderCompleteSteps({ start, complete }), rollback };
+  return { plan, trials: ctx.checks, warnings: ctx.warnings };
+}
+
+/** The target schema must exist and the version schema must not; returns the version schema's name. */
+function checkTarget(facts: PlanFacts, migration: Migration): string {
+  const fileLoc = fileLocation(migration);
+  if (!facts.schemaExists) {
+    throw new InvalidInputError(`schema "${facts.schema}" does not exist`, fileLoc, 'pass --schema with an existing schema', { code: 'schema-not-found' });
+  }
+  const versionSchema = facts.versionSchema;
+  if (!identifierFits(versionSchema)) {
+    throw new InvalidInputError(`version schema name "${versionSchema}" is longer than 63 bytes`, { ...fileLoc, field: migration.versionSchema !== undefined ? 'version_schema' : 'name' }, 'use a shorter name or set version_schema', { code: 'name-too-long' });
+  }
+  if (facts.versionSchemaExists) {
+    throw new StateError(`schema "${versionSchema}" already exists`, 'each migration needs a fresh version schema: rename the migration or drop that schema', { code: 'version-schema-exists' });
+  }
+  return versionSchema;
+}
+
+/** Each operation checked against the model as the operations before it left it. */
+function validateOperations(ctx: OpContext, migration: Migration): Resolved[] {
+  return migration.operations.map((op, index) => {
+    ctx.index = index;
+    ctx.operation = op.kind;
+    const r: unknown = handlers[op.kind].validate(op.body as never, ctx);
+    ctx.endOperation();
+    return { kind: op.kind, index, r };
+  });
+}
+
+function refuseRawSqlWithOthers(ctx: OpContext, migration: Migration): void {
+  if (!ctx.rawSql || migration.operations.every((o) => o.kind === 'sql')) return;
+  const index = migration.operations.findIndex((o) => o.kind === 'sql');
+  throw new InvalidInputError(
+    'a raw sql operation must be alone in its migration (other sql operations aside): tandem cannot see what it changes',
+    { ...fileLocation(migration), operationIndex: index, operation: 'sql' },
+    'move the other operations to their own migration',
+  );
+}
+
+/** A rename or drop only hides a column until complete: its physical name is not free before. */
+function refuseReusedPhysicalNames(original: VirtualSchema, resolved: Resolved[], migration: Migration): void {
+  for (const { kind, index, r } of resolved) {
+    if (kind !== 'add_column') continue;
+    const { table, column } = r as { table: string; column: { name: string } };
+    if (original.table(table)?.columns.some((c) => c.physical === column.name)) {
+      throw new InvalidInputError(
+        `column "${column.name}" still exists in table "${table}" until this migration completes (it is renamed or dropped here)`,
+        { ...fileLocation(migration), operationIndex: index, operation: kind, field: 'column.name' },
+        'add the column in a later migration, or give it another name',
+      );
+    }
+  }
+}
+
+function groupOf(groups: Map<string, TableActions>, key: string): TableActions {
+  let g = groups.get(key);
+  if (!g) groups.set(key, (g = { start: [], complete: [], swap: [], rollback: [] }));
+  return g;
 }
 
 /**
- * The columns' swap at complete, for a whole table at once: every physical column the final
- * table does not use (old columns replaced by shadows, dropped columns) is dropped, then every
- * column whose physical name differs from its final name is renamed — through temporary names
- * when one rename's target is another's source.
+ * The operations' actions grouped per table, in the order tables are first touched: each group
+ * is one transaction, so a concurrent query sees a table either untouched or fully set up.
  */
-function swapColumns(schema: string, table: string, before: CatalogTable | undefined, after: VTable | undefined, created: string[]): Action[] {
+function actionsPerTable(resolved: Resolved[]): Map<string, TableActions> {
+  const groups = new Map<string, TableActions>();
+  for (const { kind, r } of resolved) {
+    const h = handlers[kind];
+    const key = (r as { table?: string }).table ?? (r as { body?: { name?: string } }).body?.name ?? '(migration)';
+    const g = groupOf(groups, key);
+    g.start.push(...h.start(r as never));
+    for (const a of h.complete(r as never)) {
+      if (isColumnSwapPart(a)) g.swap.push(a);
+      else g.complete.push(a);
+    }
+    g.rollback.unshift(...h.rollback(r as never));
+  }
+  return groups;
+}
+
+function dropPreviousVersionSchema(facts: PlanFacts): SqlStep | undefined {
+  const previous = facts.previousVersionSchema;
+  if (!previous) return undefined;
+  return sqlStep('drop-previous-version', `drop version schema ${previous}`, [
+    ...facts.previousViews.map((v) => dropView(previous, v)),
+    plain(`DROP SCHEMA IF EXISTS ${ident(previous)}`, 'drop schema'),
+  ]);
+}
+
+interface SyncSetting {
+  schema: string;
+  key: string;
+  versionSchema: string;
+  migration: Migration;
+  original: VirtualSchema;
+  catalog: Map<string, TableFacts>;
+}
+
+/**
+ * A table whose operations give `up`/`down` values gets a sync trigger (and, if existing rows
+ * need filling, a marker column and a backfill); renames and comments alone need none.
+ */
+function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Action[]; backfill?: BackfillStep } | undefined {
+  if (!work.stages.some((st) => st.up.length || st.down.length)) return undefined;
+  const tableRef = qualified(s.schema, s.key);
+  const before = byPhysical(s.original, s.key)!;
+  const spec = {
+    schema: s.schema,
+    table: s.key,
+    functionName: triggerFunctionName(s.key, s.versionSchema),
+    triggerName: triggerName(s.versionSchema),
+    versionName: s.migration.versionSchema ?? s.migration.name,
+    versionSchema: s.versionSchema,
+    original: snapshot(before),
+    stages: work.stages,
+    marker: work.backfill,
+  };
+  const start: Action[] = [];
+  if (work.backfill) start.push(plain(`ALTER TABLE ${tableRef} ADD COLUMN ${ident(MARKER_COLUMN)} boolean`, 'add backfill marker column', tableRef));
+  start.push(
+    { sql: triggerFunctionSql(spec), lock: 'none', transactional: true, description: `sync function for ${s.key}` },
+    { sql: createTriggerSql(spec), lock: 'SHARE ROW EXCLUSIVE', table: tableRef, transactional: true, description: `sync trigger on ${s.key}` },
+  );
+  const drop = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
+  if (!work.backfill) return { start, drop };
+  // Keyed as the table is now (the key a create_constraint adds only exists after complete);
+  // with no primary or unique not-null key, the backfill walks the table by ctid ranges.
+  const keyColumns = before.primaryKey.length ? before.primaryKey : before.uniqueNotNullKey;
+  const columns = s.catalog.get(s.key)!.columns;
+  const backfill: BackfillStep = {
+    kind: 'backfill',
+    id: `backfill:${s.key}`,
+    description: `backfill ${s.key}`,
+    schema: s.schema,
+    table: s.key,
+    keyColumns,
+    keyTypes: keyColumns.map((k) => columns.find((c) => c.name === k)!.type),
+    markerColumn: MARKER_COLUMN,
+    estimatedRows: before.estimatedRows,
+  };
+  return { start, drop, backfill };
+}
+
+/**
+ * The table's column swap at complete (src/operations/column-swap.ts), from the operations'
+ * parts; none for a table that is dropped or created by the migration.
+ */
+function columnSwapOf(schema: string, table: string, before: TableFacts | undefined, after: VTable | undefined, created: string[], parts: ColumnSwapPart[]): Action[] {
   if (!before || !after) return [];
-  const act = (clause: string, description: string) => plain(`ALTER TABLE ${qualified(schema, table)} ${clause}`, description, qualified(schema, table));
-  const used = new Set(after.columns.map((c) => c.physical));
-  const present = [...before.columns.map((c) => c.name), ...created];
-  const actions = present.filter((p) => !used.has(p)).map((p) => act(`DROP COLUMN ${ident(p)}`, `drop column ${p}`));
-  const remaining = new Set(present.filter((p) => used.has(p)));
-  const renames = after.columns.filter((c) => c.physical !== c.name);
-  const clash = renames.some((c) => remaining.has(c.name));
-  renames.forEach((c, i) => {
-    if (clash) actions.push(act(`RENAME COLUMN ${ident(c.physical)} TO ${ident(`_tandem_swap_${i}`)}`, `rename ${c.physical} (step 1 of 2)`));
-    else actions.push(act(`RENAME COLUMN ${ident(c.physical)} TO ${ident(c.name)}`, `rename ${c.physical} to ${c.name}`));
-  });
-  if (clash) renames.forEach((c, i) => actions.push(act(`RENAME COLUMN ${ident(`_tandem_swap_${i}`)} TO ${ident(c.name)}`, `rename ${c.physical} to ${c.name}`)));
-  return actions;
+  return composeColumnSwap(schema, table, [...before.columns.map((c) => c.name), ...created], parts);
 }
 
 export function byPhysical(model: VirtualSchema, physical: string): VTable | undefined {
   for (const t of model.tables.values()) if (t.physical === physical) return t;
   return undefined;
 }
-

@@ -1,5 +1,6 @@
-import type { Stage, StageColumn } from '../operations/context.js';
+import type { ColumnValue, Stage, StageColumn } from '../operations/context.js';
 import { ident, literal, qualified } from '../sql/ident.js';
+import { nameTokens, soleIdentifier } from '../sql/rename-refs.js';
 import { MARKER_COLUMN } from './names.js';
 
 export interface TriggerSpec {
@@ -16,54 +17,124 @@ export interface TriggerSpec {
   marker: boolean;
 }
 
-interface Walk {
-  code: string[];
-  depth: number;
+/** One operation's step in one direction: the columns after it, and the values it gives some of them. */
+interface DirectionStep {
+  /** The columns the step leads to (up: the stage after the operation; down: the stage before it). */
+  next: StageColumn[];
+  values: ColumnValue[];
+  label: string;
+  /** Names the step's variables: the operation's index in the migration. */
+  number: number;
 }
 
-function open(w: Walk, declarations: string[]): void {
-  const pad = '  '.repeat(w.depth);
-  w.code.push(`${pad}DECLARE`, ...declarations.map((d) => `${pad}  ${d}`), `${pad}BEGIN`);
-  w.depth++;
+/** What a column's value is at some point of the walk: an expression (NEW.<physical> or a variable) and its type. */
+interface Value {
+  ref: string;
+  type: string;
 }
 
-function closeAll(w: Walk, until: number): void {
-  while (w.depth > until) {
-    w.depth--;
-    w.code.push(`${'  '.repeat(w.depth)}END;`);
-  }
+/** The PL/pgSQL of one direction: variables to declare in the function's DECLARE, and statements. */
+interface DirectionCode {
+  declarations: string[];
+  statements: string[];
 }
+
+const newRef = (physical: string) => `NEW.${ident(physical)}`;
 
 /**
- * One direction of the sync: walk the table's stages (one per operation), each a pair of nested
- * blocks. The first computes the next stage's values into temporaries (from the operation's
- * `up`/`down` expressions, evaluated over the current stage's column names, or the value carried
- * over); the second declares the next stage's column names from them. So each operation's
- * expressions see the table exactly as the operation before it left it, and chains compose.
- * The innermost block writes the physical columns that this direction's writer does not write
- * itself.
+ * One direction of the sync, walked through the table's stages (one per operation) without
+ * nesting: each column's current value is tracked as an expression — NEW.<physical> at first,
+ * then the variable an operation's `up`/`down` computed. An operation that gives values evaluates
+ * each expression in a block that binds, as PL/pgSQL variables, the column names (as the
+ * operation sees them) the expression uses, to their current values; an operation that gives
+ * none (a rename, a comment) only changes which name refers to which value, and emits nothing.
+ * An expression that is just a column name of the same type is not evaluated: the value is
+ * passed on. Then the physical columns this writer does not write itself get their last value;
+ * every write comes after every read of NEW, as when each value was first copied.
  */
-function direction(w: Walk, from: StageColumn[], steps: { next: StageColumn[]; values: Map<number, string> }[], writesItself: Set<string>, tag: string): void {
-  const base = w.depth;
-  open(w, from.map((c) => `${ident(c.name)} ${c.type} := NEW.${ident(c.physical)};`));
+function direction(tag: 'up' | 'down', from: StageColumn[], steps: DirectionStep[], writesItself: Set<string>): DirectionCode {
+  const declarations: string[] = [];
+  const statements: string[] = [];
   let current = from;
-  const writes: string[] = [];
-  steps.forEach((step, k) => {
-    const known = new Set(current.map((c) => c.id));
-    const temps = step.next.map((c, i) => {
-      const temp = `_tandem_${tag}${k}_${i}`;
-      const prior = current.find((p) => p.id === c.id);
-      const value = step.values.get(c.id) ?? (known.has(c.id) && prior ? ident(prior.name) : `NEW.${ident(c.physical)}`);
-      if (step.values.has(c.id) && !writesItself.has(c.physical)) writes.push(`NEW.${ident(c.physical)} := ${temp};`);
-      return `${temp} ${c.type} := (${value});`;
-    });
-    open(w, temps);
-    open(w, step.next.map((c, i) => `${ident(c.name)} ${c.type} := _tandem_${tag}${k}_${i};`));
+  let values = new Map<number, Value>(from.map((c) => [c.id, { ref: newRef(c.physical), type: c.type }]));
+  /** Physical column → its value, in the order of their last assignment. */
+  const writes = new Map<string, Value>();
+
+  for (const step of steps) {
+    const next = new Map<number, Value>();
+    const computed: string[] = [];
+    const bound = new Set<StageColumn>();
+    for (const v of step.values) {
+      const i = step.next.findIndex((c) => c.id === v.id);
+      const column = step.next[i];
+      if (!column) continue;
+      const sole = soleIdentifier(v.expression);
+      const source = sole === undefined ? undefined : current.find((c) => c.name === sole);
+      if (source && source.type === column.type && values.has(source.id)) {
+        next.set(column.id, values.get(source.id)!);
+      } else {
+        const variable = `_tandem_${tag}${step.number}_${i}`;
+        declarations.push(`${variable} ${column.type};`);
+        computed.push(`${variable} := (${v.expression});`);
+        for (const c of referencedColumns(v.expression, current)) bound.add(c);
+        next.set(column.id, { ref: variable, type: column.type });
+      }
+      if (!writesItself.has(column.physical)) {
+        writes.delete(column.physical);
+        writes.set(column.physical, next.get(column.id)!);
+      }
+    }
+    if (computed.length) {
+      statements.push(`-- ${step.label}`);
+      if (bound.size === 0) statements.push(...computed);
+      else {
+        statements.push(
+          'DECLARE',
+          ...bindingOrder([...bound]).map((c) => `  ${ident(c.name)} ${c.type} := ${values.get(c.id)?.ref ?? newRef(c.physical)};`),
+          'BEGIN',
+          ...computed.map((line) => `  ${line}`),
+          'END;',
+        );
+      }
+    }
+    // Columns the operation leaves alone keep their value; one that appears only now (added
+    // without a value for this writer) is read from the row.
+    for (const c of step.next) if (!next.has(c.id)) next.set(c.id, values.get(c.id) ?? { ref: newRef(c.physical), type: c.type });
+    values = next;
     current = step.next;
-  });
-  const pad = '  '.repeat(w.depth);
-  w.code.push(...(writes.length ? writes : ['NULL;']).map((line) => pad + line));
-  closeAll(w, base);
+  }
+
+  // A write that copies another written column must read it before that one is overwritten.
+  const targets = new Set(writes.keys());
+  let kept = 0;
+  for (const [physical, value] of writes) {
+    const readsTarget = [...targets].some((t) => value.ref === newRef(t));
+    if (!readsTarget) continue;
+    const variable = `_tandem_${tag}_kept_${kept++}`;
+    declarations.push(`${variable} ${value.type};`);
+    statements.push(`${variable} := ${value.ref};`);
+    writes.set(physical, { ref: variable, type: value.type });
+  }
+  for (const [physical, value] of writes) statements.push(`${newRef(physical)} := ${value.ref};`);
+  return { declarations, statements };
+}
+
+/** The columns an expression may reference: those whose name is one of its tokens (all of them if it cannot be scanned). */
+function referencedColumns(expression: string, columns: StageColumn[]): StageColumn[] {
+  const names = nameTokens(expression);
+  if (names === undefined) return columns;
+  const used = new Set(names);
+  return columns.filter((c) => used.has(c.name));
+}
+
+/** A variable named "new" would hide the NEW record from the initialisers after it: bound last. */
+function bindingOrder(columns: StageColumn[]): StageColumn[] {
+  return [...columns.filter((c) => c.name !== 'new'), ...columns.filter((c) => c.name === 'new')];
+}
+
+function stageLabel(stage: Stage, k: number, which: 'up' | 'down'): string {
+  const op = stage.operationIndex !== undefined ? `operations[${stage.operationIndex}]${stage.operation ? ` (${stage.operation})` : ''}` : `operation ${k + 1} on this table`;
+  return which === 'up' ? `${op}: up, over the columns before it` : `${op}: down, over the columns after it`;
 }
 
 function dollarTag(body: string): string {
@@ -72,39 +143,41 @@ function dollarTag(body: string): string {
   return tag;
 }
 
+const indent = (lines: string[], pad: string) => lines.map((l) => pad + l);
+
 /**
  * The sync trigger of one table. The writer is the new version when it says so with
  * `SET LOCAL tandem.version`, or, when that is not set, when the new version schema is on its
- * search_path; anything else (the old version, the backfill) is the old version.
+ * search_path; anything else (the old version, the backfill) is the old version. The new
+ * version's rows get the old columns from `down` (last operation first); the old version's rows
+ * get the new columns from `up` (first operation first).
  */
 export function triggerFunctionSql(spec: TriggerSpec): string {
   const fn = qualified('tandem', spec.functionName);
   const final = spec.stages.length ? spec.stages[spec.stages.length - 1]!.columns : spec.original;
-  const originalPhysicals = new Set(spec.original.map((c) => c.physical));
-  const finalPhysicals = new Set(final.map((c) => c.physical));
 
-  const newWriter: Walk = { code: [], depth: 2 };
-  // Backwards through the stages: the new version's columns down to the old version's.
   const down = [...spec.stages.keys()].reverse().map((j) => ({
     next: j === 0 ? spec.original : spec.stages[j - 1]!.columns,
-    values: new Map(spec.stages[j]!.down.map((v) => [v.id, v.expression])),
+    values: spec.stages[j]!.down,
+    label: stageLabel(spec.stages[j]!, j, 'down'),
+    number: spec.stages[j]!.operationIndex ?? j,
   }));
-  direction(newWriter, final, down, finalPhysicals, 'd');
+  const newWriter = direction('down', final, down, new Set(final.map((c) => c.physical)));
+  const up = spec.stages.map((s, k) => ({ next: s.columns, values: s.up, label: stageLabel(s, k, 'up'), number: s.operationIndex ?? k }));
+  const oldWriter = direction('up', spec.original, up, new Set(spec.original.map((c) => c.physical)));
 
-  const oldWriter: Walk = { code: [], depth: 2 };
-  const up = spec.stages.map((s) => ({ next: s.columns, values: new Map(s.up.map((v) => [v.id, v.expression])) }));
-  direction(oldWriter, spec.original, up, originalPhysicals, 'u');
-
+  const branch = (code: DirectionCode) => indent(code.statements.length ? code.statements : ['NULL; -- nothing to fill in'], '    ').join('\n');
+  const declarations = [...newWriter.declarations, ...oldWriter.declarations];
   const body = `
 DECLARE
   _tandem_writer_is_new boolean := coalesce(
     nullif(current_setting('tandem.version', true), '') IN (${literal(spec.versionName)}, ${literal(spec.versionSchema)}),
     ${literal(spec.versionSchema)} = ANY (current_schemas(false)));
-BEGIN
+${indent(declarations, '  ').map((l) => `${l}\n`).join('')}BEGIN
   IF _tandem_writer_is_new THEN
-${newWriter.code.join('\n')}
+${branch(newWriter)}
   ELSE
-${oldWriter.code.join('\n')}
+${branch(oldWriter)}
   END IF;
 ${spec.marker ? `  NEW.${ident(MARKER_COLUMN)} := true;\n` : ''}  RETURN NEW;
 END`;

@@ -43,3 +43,28 @@ export function offsetAfterKeyword(sql: string, keyword: string): number {
   const t = scanSync(sql).tokens.find((tok) => tok.text.toUpperCase() === keyword);
   return t ? t.end : 0;
 }
+
+/**
+ * The names an SQL fragment may use as column references: every identifier or keyword token,
+ * unquoted (a superset: function names and keywords are in it too). undefined when the
+ * scanner cannot read the fragment (the trials then report it).
+ */
+export function nameTokens(sql: string): string[] | undefined {
+  try {
+    return scanSync(sql)
+      .tokens.filter((t) => t.tokenName === 'IDENT' || t.keywordKind > 0)
+      .map((t) => unquote(t.text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The column name when the fragment is nothing but one identifier (`"score"`, `score`), else undefined. */
+export function soleIdentifier(sql: string): string | undefined {
+  try {
+    const tokens = scanSync(sql).tokens;
+    return tokens.length === 1 && tokens[0]!.tokenName === 'IDENT' ? unquote(tokens[0]!.text) : undefined;
+  } catch {
+    return undefined;
+  }
+}

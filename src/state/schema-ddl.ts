@@ -5,6 +5,9 @@
  */
 export const STATE_SCHEMA = 'tandem';
 
+/** Version of the state schema's shape; 2 added tandem.backfill_skipped. Older installs are upgraded by the same DDL. */
+export const STATE_VERSION = 2;
+
 export const stateSchemaDdl: string[] = [
   `CREATE SCHEMA IF NOT EXISTS tandem`,
   `CREATE TABLE IF NOT EXISTS tandem.migrations (
@@ -73,11 +76,21 @@ export const stateSchemaDdl: string[] = [
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (migration_id, table_name, slice)
   )`,
+  // Keys of rows the backfill skipped because an application transaction held them locked, stored
+  // in the same transaction as the batch and its checkpoint: a run that dies before revisiting
+  // them leaves them here for the next one (the checkpoint has moved past them).
+  `CREATE TABLE IF NOT EXISTS tandem.backfill_skipped (
+    migration_id bigint NOT NULL REFERENCES tandem.migrations (id) ON DELETE CASCADE,
+    table_name text NOT NULL,
+    key text[] NOT NULL,
+    PRIMARY KEY (migration_id, table_name, key)
+  )`,
   `CREATE TABLE IF NOT EXISTS tandem.state_version (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version integer NOT NULL
   )`,
-  `INSERT INTO tandem.state_version (version) VALUES (1) ON CONFLICT (singleton) DO NOTHING`,
+  `INSERT INTO tandem.state_version (version) VALUES (${STATE_VERSION})
+     ON CONFLICT (singleton) DO UPDATE SET version = greatest(tandem.state_version.version, EXCLUDED.version)`,
   // Per-transaction version selection for connection poolers in transaction mode:
   //   SELECT tandem.use_version('public_0042_x');  -- or SET LOCAL tandem.version = '0042_x'
   // sets search_path and tandem.version for the current transaction only.

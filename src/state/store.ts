@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import { parseStoredPlan } from '../plan/plan-schema.js';
 import type { Plan, Phase } from '../plan/types.js';
 import { literal } from '../sql/ident.js';
-import { stateSchemaDdl } from './schema-ddl.js';
+import { STATE_VERSION, stateSchemaDdl } from './schema-ddl.js';
 
 export type MigrationPhase = 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back' | 'rolled_back';
 
@@ -25,17 +26,40 @@ export interface MigrationRow {
 
 type Db = pg.Client | pg.PoolClient;
 
-/** Create or upgrade the state schema. Serialised by a transaction-level advisory lock. */
+/** SQLSTATEs of a concurrent creation of the same object: unique_violation, duplicate_schema, duplicate_table. */
+const CONCURRENT_CREATION = new Set(['23505', '42P06', '42P07']);
+
+/**
+ * Create or upgrade the state schema. Serialised by a transaction-level advisory lock that every
+ * tandem runner takes, whatever its target schema (the runner lock is per schema). Should
+ * something create the same objects without that lock (an older tandem, a hand-run script), the
+ * IF NOT EXISTS statements can still collide; the whole transaction is then simply run again.
+ */
 export async function initStateSchema(client: Db): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('tandem:init'))`);
-    for (const sql of stateSchemaDdl) await client.query(sql);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    await client.query('BEGIN');
+    try {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('tandem:init'))`);
+      for (const sql of stateSchemaDdl) await client.query(sql);
+      await client.query('COMMIT');
+      return;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      if (!CONCURRENT_CREATION.has((err as { code?: string }).code ?? '') || attempt >= 5) throw err;
+    }
   }
+}
+
+/** Whether the state schema exists and has the shape this version needs (else initStateSchema upgrades it). */
+export async function stateSchemaCurrent(client: Db): Promise<boolean> {
+  if (!(await stateSchemaReady(client))) return false;
+  const r = await client.query<{ ok: boolean }>(`SELECT coalesce((SELECT version >= $1 FROM tandem.state_version), false) AS ok`, [STATE_VERSION]);
+  return r.rows[0]!.ok;
+}
+
+/** A stored plan is checked (and typed) as it is read back: nothing runs from a plan of another shape. */
+function withCheckedPlan(row: MigrationRow): MigrationRow {
+  return { ...row, plan: parseStoredPlan(row.plan, row) };
 }
 
 export async function stateSchemaReady(client: Db): Promise<boolean> {
@@ -48,7 +72,7 @@ export async function inProgress(client: Db, schema: string): Promise<MigrationR
     `SELECT * FROM tandem.migrations WHERE schema_name = $1 AND phase NOT IN ('completed', 'rolled_back')`,
     [schema],
   );
-  return r.rows[0];
+  return r.rows[0] && withCheckedPlan(r.rows[0]);
 }
 
 export async function findByName(client: Db, schema: string, name: string): Promise<MigrationRow | undefined> {
@@ -56,7 +80,51 @@ export async function findByName(client: Db, schema: string, name: string): Prom
     `SELECT * FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`,
     [schema, name],
   );
-  return r.rows[0];
+  return r.rows[0] && withCheckedPlan(r.rows[0]);
+}
+
+/** The most recent migration of the schema, whatever its phase. */
+export async function latestMigration(client: Db, schema: string): Promise<MigrationRow | undefined> {
+  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT 1`, [schema]);
+  return r.rows[0] && withCheckedPlan(r.rows[0]);
+}
+
+/**
+ * Forget a migration whose start changed nothing (no start step committed): its row, steps and
+ * checkpoints go; its audit entries stay (they carry the migration's name), detached from it.
+ */
+export async function forgetUnstartedMigration(client: Db, id: string): Promise<boolean> {
+  await client.query('BEGIN');
+  try {
+    const r = await client.query(
+      `SELECT 1 FROM tandem.migrations m WHERE m.id = $1 AND m.phase = 'starting'
+          AND NOT EXISTS (SELECT 1 FROM tandem.steps s WHERE s.migration_id = m.id)
+          FOR UPDATE`,
+      [id],
+    );
+    if (r.rowCount === 0) {
+      await client.query('ROLLBACK');
+      return false;
+    }
+    await client.query(`UPDATE tandem.audit_log SET migration_id = NULL WHERE migration_id = $1`, [id]);
+    await client.query(`DELETE FROM tandem.migrations WHERE id = $1`, [id]);
+    await client.query('COMMIT');
+    return true;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Whether a step of the complete phase that cannot be undone is recorded done: after it, only
+ * running complete again leads anywhere. Plans stored before steps carried `irreversible` began
+ * complete by dropping the previous version schema, so there any done step counts.
+ */
+export async function irreversibleCompleteStepDone(client: Db, row: MigrationRow): Promise<boolean> {
+  const done = await doneSteps(client, row.id, 'complete');
+  const flagged = row.plan.complete.some((s) => s.irreversible !== undefined);
+  return row.plan.complete.some((s, i) => done.has(i) && (flagged ? s.irreversible === true : true));
 }
 
 /** The version schema of the latest completed migration, if it still exists. */
@@ -76,7 +144,7 @@ export async function history(client: Db, schema: string, limit = 20): Promise<M
     `SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`,
     [schema, limit],
   );
-  return r.rows;
+  return r.rows.map(withCheckedPlan);
 }
 
 export async function insertMigration(

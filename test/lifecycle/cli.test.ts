@@ -87,7 +87,7 @@ describe('CLI output contracts', () => {
 
       const c = await runCli(['complete', '--json'], env);
       assert.equal(c.code, 0, c.stderr);
-      assert.deepEqual(JSON.parse(c.stdout), { migration: '0002_shout', versionSchema: 'public_0002_shout' });
+      assert.deepEqual(JSON.parse(c.stdout), { migration: '0002_shout', versionSchema: 'public_0002_shout', alreadyDone: false });
       const s2 = JSON.parse((await runCli(['status', '--json'], env)).stdout) as { inProgress: unknown; latestVersionSchema: string };
       assert.equal(s2.inProgress, null);
       assert.equal(s2.latestVersionSchema, 'public_0002_shout');

@@ -222,10 +222,11 @@ describe('invalid state', () => {
       const s = await runCli(['start', file, '--complete'], env);
       assert.equal(s.code, 0, s.stderr);
       const snap = await catalogSnapshot(await db.connect());
-      for (const verb of ['complete', 'rollback']) {
-        const r = await runCli([verb], env);
-        assert.equal(r.code, 2, `${verb}: ${r.stderr}`);
-      }
+      // complete again is done already (exit 0, test/sturdiness/finished-commands.test.ts); a
+      // completed migration cannot be rolled back.
+      assert.equal((await runCli(['complete'], env)).code, 0);
+      const r = await runCli(['rollback'], env);
+      assert.equal(r.code, 2, `rollback: ${r.stderr}`);
       assert.deepEqual(await catalogSnapshot(await db.connect()), snap);
       assert.deepEqual(await migrationRows(await db.connect()), [{ name: 'ok1', phase: 'completed' }]);
       // The same migration cannot be applied twice.

@@ -1,3 +1,4 @@
+// @tier fast (no database: see scripts/run-tests.ts)
 /**
  * The file context, ignores, configuration, positions and parse errors of `tandem lint`, and the
  * pure helpers behind the rules (type changes, volatility, batching, durations).

@@ -1,3 +1,4 @@
+// @tier fast (no database: see scripts/run-tests.ts)
 /** `tandem lint` as a user runs it: the real binary, its outputs and exit codes. */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

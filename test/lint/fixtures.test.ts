@@ -1,3 +1,4 @@
+// @tier fast (no database: see scripts/run-tests.ts)
 /**
  * Every rule has fixtures in test/fixtures/lint/<rule-id>/: each bad*.sql must yield the rule,
  * each good*.sql must not — so a false positive fails as surely as a miss. A first-line comment

@@ -1,3 +1,4 @@
+// @tier fast (no database: see scripts/run-tests.ts)
 /** The four renderings of one report: human (colors, code frame), JSON, SARIF 2.1.0, GitHub annotations. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

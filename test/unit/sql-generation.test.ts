@@ -7,6 +7,7 @@ import { fitName, shadowColumn } from '../../src/plan/names.js';
 import { viewSql } from '../../src/plan/version-schema.js';
 import { triggerFunctionSql } from '../../src/plan/trigger.js';
 import { ident } from '../../src/sql/ident.js';
+import { loadScanner } from '../../src/sql/rename-refs.js';
 
 test('identifiers are always quoted, embedded quotes doubled', () => {
   assert.equal(ident('users'), '"users"');
@@ -65,7 +66,8 @@ test('a version view maps the version names onto physical columns', () => {
   );
 });
 
-test('the sync trigger picks the direction from tandem.version, else the search_path, and walks the stages', () => {
+test('the sync trigger picks the direction from tandem.version, else the search_path, and walks the stages', async () => {
+  await loadScanner();
   const original = [
     { id: 1, name: 'id', physical: 'id', type: 'bigint' },
     { id: 2, name: 'score', physical: 'score', type: 'text' },
@@ -87,16 +89,15 @@ test('the sync trigger picks the direction from tandem.version, else the search_
   });
   assert.match(sql, /current_setting\('tandem\.version', true\)/);
   assert.match(sql, /'public_m1' = ANY \(current_schemas\(false\)\)/);
-  // new writers: start from the new names, compute the old column with `down`, write it
-  assert.match(sql, /IF _tandem_writer_is_new THEN\s+DECLARE\s+"id" bigint := NEW\."id";\s+"points" integer := NEW\."_tandem_new_points";/);
-  assert.match(sql, /_tandem_d0_1 text := \(CAST\(points AS text\)\);/);
-  assert.match(sql, /NEW\."score" := _tandem_d0_1;/);
-  // old writers (and the backfill): from the old names, compute the shadow with `up`
-  assert.match(sql, /ELSE\s+DECLARE\s+"id" bigint := NEW\."id";\s+"score" text := NEW\."score";/);
-  assert.match(sql, /_tandem_u0_1 integer := \(CAST\(score AS integer\)\);/);
-  assert.match(sql, /NEW\."_tandem_new_points" := _tandem_u0_1;/);
-  // each writer only writes the columns it does not write itself
-  assert.doesNotMatch(sql, /NEW\."_tandem_new_points" := _tandem_d/);
-  assert.doesNotMatch(sql, /NEW\."score" := _tandem_u/);
+  // new writers: the old column from `down`, over the new names bound to the new version's columns
+  assert.match(sql, /IF _tandem_writer_is_new THEN\s+-- [^\n]*\s+DECLARE\s+"points" integer := NEW\."_tandem_new_points";\s+BEGIN\s+_tandem_down0_1 := \(CAST\(points AS text\)\);\s+END;/);
+  assert.match(sql, /NEW\."score" := _tandem_down0_1;/);
+  // old writers (and the backfill): the shadow from `up`, over the old names
+  assert.match(sql, /ELSE\s+-- [^\n]*\s+DECLARE\s+"score" text := NEW\."score";\s+BEGIN\s+_tandem_up0_1 := \(CAST\(score AS integer\)\);/);
+  assert.match(sql, /NEW\."_tandem_new_points" := _tandem_up0_1;/);
+  // each writer only writes the columns it does not write itself; unchanged columns are not copied
+  assert.doesNotMatch(sql, /NEW\."_tandem_new_points" := _tandem_down/);
+  assert.doesNotMatch(sql, /NEW\."score" := _tandem_up/);
+  assert.doesNotMatch(sql, /"id"/);
   assert.match(sql, /NEW\."_tandem_synced" := true;/);
 });
