@@ -17,6 +17,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { generateCorpus } from './corpus.js';
+import { percentile } from '../src/util/percentile.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -49,11 +50,7 @@ function timeRun(cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}): Prom
   });
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
+const median = (xs: number[]) => percentile(xs, 50);
 const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
 
 // 1. Corpus.

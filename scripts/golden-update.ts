@@ -5,7 +5,8 @@
  *                                               examples before it left it), and
  *   examples/<example>.plan.txt                 its rendered plan (what `tandem plan` prints).
  * test/unit/golden-plans.test.ts plans each example from its facts, without a database, and
- * compares. Review the diff of both kinds of file before committing them.
+ * compares. Review the diff of both kinds of file before committing them. The committed facts
+ * come from the embedded PostgreSQL (the default below).
  *   npm run golden:update                       # on an embedded PostgreSQL
  *   TANDEM_TEST_DATABASE_URL=postgres://… npm run golden:update
  */
@@ -57,6 +58,10 @@ async function withScratchDatabase(fn: (client: pg.Client) => Promise<void>): Pr
 const files = (await readdir(examplesDir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
 await mkdir(fixturesDir, { recursive: true });
 await withScratchDatabase(async (client) => {
+  // The facts are the catalog's words, which differ a little between majors (PostgreSQL 18 lists
+  // NOT NULL constraints): regenerating on another major changes facts files, not plans.
+  const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
+  console.log(`golden: facts read from PostgreSQL ${version}`);
   for (const file of files) {
     const migration = await loadMigrationFile(path.join(examplesDir, file));
     const previousVersionSchema = (await stateSchemaReady(client)) ? await latestVersionSchema(client, 'public') : null;

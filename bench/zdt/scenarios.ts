@@ -9,24 +9,9 @@
  *   - the plain `ALTER TABLE` (or CREATE INDEX …) that the operation replaces, to measure its stall.
  */
 
-export type Value = string | number | null;
-export type Row = Record<string, Value>;
-
-/** What a client needs to generate one value. `tag` is unique per statement across the run. */
-export interface GenContext {
-  tag: string;
-  n: number;
-  /** The old version writes only values the new constraints accept (used for the plain ALTER run). */
-  valid: boolean;
-}
-
-export interface ColumnSpec {
-  name: string;
-  /** The value an insert writes; for a read-only column, the value it gets without being written. */
-  gen: (g: GenContext) => Value;
-  /** Read and verified, never written by this version (e.g. a column only a default fills). */
-  readOnly?: boolean;
-}
+// Values, rows and column generators are the traffic generator's (src/traffic/workload.ts).
+import type { ColumnSpec, GenContext, Row, Value } from '../../src/traffic/workload.js';
+export type { ColumnSpec, GenContext, Row, Value };
 
 /**
  * How the plain statement compares: `rewrite`/`scan`/`build` hold a lock that blocks traffic for

@@ -5,7 +5,9 @@ import { complete, start } from '../engine/lifecycle.js';
 import type { Reporter } from '../exec/options.js';
 import { parseMigration } from '../migration/load.js';
 import { consoleReporter } from '../cli/reporter.js';
-import { type Expected, runClient, TrafficStats } from './traffic.js';
+import { Ledger, Partition, Recorder, type RunningClient, startClient, verifyTable } from '../traffic/workload.js';
+import { maxOf, percentile } from '../util/percentile.js';
+import { demoShape } from './traffic.js';
 
 export interface DemoOptions {
   rows: number;
@@ -86,12 +88,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     await runner.query('VACUUM ANALYZE users');
     const loadMs = Date.now() - tLoad;
 
-    const stats = new TrafficStats();
-    const ledger = new Map<number, Expected>();
+    // Each client owns a share of the keys (seed rows with id % total == its index, and the keys it
+    // inserts), so the ledger knows exactly what every row must look like.
     const total = opts.clientsPerVersion * 2;
-    let stopOld = false;
-    let stopNew = false;
-    const clients: Promise<void>[] = [];
+    const ledger = new Ledger(demoShape, opts.rows);
+    const recorder = new Recorder();
+    recorder.begin('old version only', opts.clientsPerVersion);
+    const clients: { version: 'old' | 'new'; running: RunningClient }[] = [];
     const conns: pg.Client[] = [];
     const launch = async (v: 'old' | 'new', index: number) => {
       const c = new pg.Client({ connectionString: url, application_name: `demo-app-${v}-${index}` });
@@ -99,8 +102,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       await c.connect();
       conns.push(c);
       await c.query(v === 'old' ? 'SET search_path TO public' : `SET search_path TO public_${demoMigration.name}`);
-      clients.push(runClient({ client: c, version: v, index, of: total, maxSeedId: opts.rows, pauseMs: 2 }, stats, ledger, () => (v === 'old' ? stopOld : stopNew)));
+      const partition = new Partition(index, total, opts.rows);
+      clients.push({ version: v, running: startClient({ client: c, version: v, shape: demoShape, partition, ledger, recorder, thinkMs: 2, valid: false }) });
     };
+    const stopClients = (v: 'old' | 'new') => Promise.all(clients.filter((c) => c.version === v).map((c) => c.running.stop()));
     for (let i = 0; i < opts.clientsPerVersion; i++) await launch('old', i);
     out(`old version: ${opts.clientsPerVersion} clients writing through public.users`);
 
@@ -124,6 +129,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         while (!newLaunched) {
           const r = await probe.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [`public_${demoMigration.name}`]);
           if (r.rowCount === 1) {
+            recorder.begin('both versions', total);
             for (let i = 0; i < opts.clientsPerVersion; i++) await launch('new', opts.clientsPerVersion + i);
             newLaunched = true;
             out(`new version: ${opts.clientsPerVersion} clients writing through public_${demoMigration.name}.users`);
@@ -143,35 +149,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     out(`both versions live for ${bothMs / 1000} s…`);
     await new Promise((res) => setTimeout(res, bothMs));
     // Deploy done: old instances are drained before the old shape is removed.
-    stopOld = true;
-    await new Promise((res) => setTimeout(res, 50));
+    await stopClients('old');
+    recorder.begin('new version only', opts.clientsPerVersion);
     const tComplete = Date.now();
     await complete(runner, { reporter });
     const completeMs = Date.now() - tComplete;
     await new Promise((res) => setTimeout(res, 500));
-    stopNew = true;
-    await Promise.all(clients);
+    await stopClients('new');
+    recorder.end();
     await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
 
-    // Every acknowledged write must be there, with the values the final shape gives it.
-    let lost = 0;
-    const ids = [...ledger.keys()];
-    for (let i = 0; i < ids.length; i += 5000) {
-      const chunk = ids.slice(i, i + 5000);
-      const r = await runner.query<{ id: string; display_name: string; score: number; email: string }>(
-        `SELECT id, display_name, score, email FROM users WHERE id = ANY ($1::bigint[])`,
-        [chunk],
-      );
-      const found = new Map(r.rows.map((row) => [Number(row.id), row]));
-      for (const id of chunk) {
-        const want = ledger.get(id)!;
-        const got = found.get(id);
-        if (!got || got.display_name !== want.display_name || got.score !== want.score || got.email !== want.email) lost++;
-      }
-    }
-    const nulls = (await runner.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE email IS NULL OR score IS NULL`)).rows[0]!.n;
-    lost += nulls;
+    // Every row, read back in the final shape, against the ledger: each acknowledged write is
+    // there with the values the new shape gives it, and nothing else changed.
+    const verify = await verifyTable(runner, 'users', demoShape.newColumns, ledger, 'new');
+    const lost = verify.wrong + verify.missing + verify.unexpected;
     await runner.end();
+    const phases = recorder.phases;
+    const latencies = phases.flatMap((p) => p.latencies);
+    const stats = {
+      statements: phases.reduce((n, p) => n + p.statements, 0),
+      failed: phases.reduce((n, p) => n + p.failed + p.wrong, 0),
+      errors: [...phases.flatMap((p) => p.errors), ...verify.samples].slice(0, 10),
+    };
 
     const summary: DemoSummary = {
       server: serverLabel,
@@ -179,7 +178,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       clients: { old: opts.clientsPerVersion, new: opts.clientsPerVersion },
       statements: stats.statements,
       failedStatements: stats.failed,
-      latencyMs: { p50: round(stats.percentile(50)), p99: round(stats.percentile(99)), max: round(stats.max()) },
+      latencyMs: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), max: round(maxOf(latencies)) },
       phasesSeconds: {
         load: secs(loadMs),
         expand: secs(expandMs),
@@ -188,7 +187,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
         complete: secs(completeMs),
         total: secs(Date.now() - t0),
       },
-      acknowledgedWrites: ledger.size,
+      acknowledgedWrites: ledger.acknowledged,
       lostWrites: lost,
       errors: stats.errors,
     };
@@ -201,7 +200,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     out(`  statements run    ${fmt(stats.statements)}`);
     out(`  failed statements ${fmt(stats.failed)}`);
     out(`  latency           p50 ${summary.latencyMs.p50} ms, p99 ${summary.latencyMs.p99} ms, max ${summary.latencyMs.max} ms`);
-    out(`  writes verified   ${fmt(ledger.size)} acknowledged writes, ${fmt(lost)} missing or wrong`);
+    out(`  writes verified   ${fmt(ledger.acknowledged)} acknowledged writes on ${fmt(verify.keysWritten)} keys, ${fmt(verify.rows)} rows read back; ${fmt(lost)} missing or wrong`);
     out(
       `  time per phase    load ${summary.phasesSeconds.load} s, expand ${summary.phasesSeconds.expand} s, backfill ${summary.phasesSeconds.backfill} s, ` +
         `both versions ${summary.phasesSeconds.bothVersions} s, complete ${summary.phasesSeconds.complete} s; total ${summary.phasesSeconds.total} s`,

@@ -144,24 +144,24 @@ export function parseMigration(doc: unknown, file: string | undefined, fallbackN
     ...extra,
   });
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new InvalidInputError('a migration must be an object with an "operations" list', at());
+    throw new InvalidInputError('a migration must be an object with an "operations" list', at(), undefined, { code: 'invalid-file' });
   }
   const raw = doc as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
     if (!['name', 'version_schema', 'operations'].includes(key)) {
-      throw new InvalidInputError(`unknown top-level field "${key}"`, at({ field: key }), 'allowed: name, version_schema, operations');
+      throw new InvalidInputError(`unknown top-level field "${key}"`, at({ field: key }), 'allowed: name, version_schema, operations', { code: 'invalid-field' });
     }
   }
   const name = raw['name'] ?? fallbackName;
   if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidInputError('the migration has no name', at({ field: 'name' }), 'set "name", or give the file a name');
+    throw new InvalidInputError('the migration has no name', at({ field: 'name' }), 'set "name", or give the file a name', { code: 'invalid-name' });
   }
   if (raw['version_schema'] !== undefined && (typeof raw['version_schema'] !== 'string' || raw['version_schema'] === '')) {
-    throw new InvalidInputError('must be a non-empty string', at({ field: 'version_schema' }));
+    throw new InvalidInputError('must be a non-empty string', at({ field: 'version_schema' }), undefined, { code: 'invalid-field' });
   }
   const ops = raw['operations'];
   if (!Array.isArray(ops) || ops.length === 0) {
-    throw new InvalidInputError('"operations" must be a non-empty list', at({ field: 'operations' }));
+    throw new InvalidInputError('"operations" must be a non-empty list', at({ field: 'operations' }), undefined, { code: 'invalid-field' });
   }
   if (ops.length > MIGRATION_LIMITS.maxOperations) {
     throw new InvalidInputError(

@@ -8,6 +8,7 @@
  */
 import type { InputLocation } from '../errors.js';
 import {
+  checkExclusionElements,
   checkExpressionFragment,
   checkPlainName,
   checkSequenceOptions,
@@ -51,6 +52,7 @@ function operation(op: Operation, at: At): void {
         if (c.type === 'check') expression(at, `${base}.check`, c.check, 'check');
         if (c.exclude?.index_method !== undefined) checkPlainName(c.exclude.index_method, at(`${base}.exclude.index_method`), 'index method');
         expression(at, `${base}.exclude.predicate`, c.exclude?.predicate, 'predicate');
+        if (c.exclude?.elements !== undefined) checkExclusionElements(c.exclude.elements, at(`${base}.exclude.elements`));
         storage(at, `${base}.index_parameters.storage_parameters`, c.index_parameters);
       });
       return;

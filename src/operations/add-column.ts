@@ -5,7 +5,7 @@ import { ident, literal, qualified } from '../sql/ident.js';
 import { checkClause, columnDefinition, referencesClause } from './column-sql.js';
 import type { VColumn, VTable } from '../model/virtual-schema.js';
 import type { OpContext } from './context.js';
-import { requireReferencedKey } from './fragment-checks.js';
+import { pushForeignKeyTrial, requireReferencedKey } from './fragment-checks.js';
 import { alterTable, isConstantDefault, type OperationHandler, validateConstraint } from './handler.js';
 import { directChange, type DirectChange, directPhases, ignoreSyncExpressions, isDirect } from './new-table.js';
 
@@ -52,7 +52,10 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
     if (hasDefault) ctx.checkExpression(col.default!, 'none', undefined, col.type, 'column.default');
     if (body.up !== undefined) ctx.checkExpression(body.up, 'old', table.name, col.type, 'up');
     if (col.check) ctx.checkCondition(col.check.constraint, table.name, 'column.check.constraint');
-    if (col.references) requireReferencedKey(ctx, col.references.table, [col.references.column], 'column.references', () => 'column.references.column');
+    if (col.references) {
+      requireReferencedKey(ctx, col.references.table, [col.references.column], 'column.references', () => 'column.references.column');
+      pushForeignKeyTrial(ctx, col.references.table, [col.references.column], [col.type], 'column.references', 'column.references.column');
+    }
 
     const inlineDefault = hasDefault && body.up === undefined && isConstantDefault(col.default!);
     const notNullViaCheck = !nullable && !inlineDefault;
@@ -154,6 +157,8 @@ function addToNewTable(ctx: OpContext, table: VTable, col: ColumnDef, up: string
   ignoreSyncExpressions(ctx, table, { up });
   ctx.checkType(col.type, 'column.type');
   if (col.default !== undefined && col.default !== null) ctx.checkExpression(col.default, 'none', undefined, col.type, 'column.default');
+  if (col.check) ctx.checkCondition(col.check.constraint, table.name, 'column.check.constraint');
+  if (col.references) requireReferencedKey(ctx, col.references.table, [col.references.column], 'column.references', () => 'column.references.column');
   const ref = qualified(ctx.schema, table.physical);
   const statements = [{ sql: `ALTER TABLE ${ref} ADD COLUMN ${columnDefinition(ctx.schema, col, { withDefault: true, withNotNull: !col.pk })}`, description: `add column ${col.name}` }];
   if (col.pk) statements.push({ sql: `ALTER TABLE ${ref} ADD PRIMARY KEY (${ident(col.name)})`, description: `primary key (${col.name})` });

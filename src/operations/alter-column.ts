@@ -2,7 +2,7 @@ import type { OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import type { OpContext } from './context.js';
-import { requireReferencedKey } from './fragment-checks.js';
+import { pushForeignKeyTrial, requireReferencedKey } from './fragment-checks.js';
 import { swapRename } from './column-swap.js';
 import type { OperationHandler } from './handler.js';
 import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
@@ -79,7 +79,10 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
     if (body.check && ctx.constraintExists(table.physical, body.check.name)) ctx.fail(`constraint "${body.check.name}" already exists`, 'check.name');
     if (body.references && ctx.constraintExists(table.physical, body.references.name)) ctx.fail(`constraint "${body.references.name}" already exists`, 'references.name');
     if (body.unique) ctx.claimRelationName(body.unique.name);
-    if (body.references) requireReferencedKey(ctx, body.references.table, [body.references.column], 'references', () => 'references.column');
+    if (body.references) {
+      requireReferencedKey(ctx, body.references.table, [body.references.column], 'references', () => 'references.column');
+      pushForeignKeyTrial(ctx, body.references.table, [body.references.column], [body.type ?? column.type], 'references', 'references.column');
+    }
     // An omitted up/down is the column itself: its value carried over unchanged.
     const shadow = planShadow(ctx, table, column, {
       finalName,
@@ -153,6 +156,9 @@ function alterOnNewTable(ctx: OpContext, table: VTable, column: VColumn, body: O
   if (body.unique) ctx.claimRelationName(body.unique.name);
   ignoreSyncExpressions(ctx, table, { up: body.up, down: body.down });
   if (body.type !== undefined) ctx.checkType(body.type, 'type');
+  if (body.default !== undefined && body.default !== null) ctx.checkExpression(body.default, 'none', undefined, body.type ?? column.type, 'default');
+  if (body.check) ctx.checkCondition(body.check.constraint, table.name, 'check.constraint');
+  if (body.references) requireReferencedKey(ctx, body.references.table, [body.references.column], 'references', () => 'references.column');
   const ref = qualified(ctx.schema, table.physical);
   const col = ident(column.physical);
   const statements: { sql: string; description: string }[] = [];

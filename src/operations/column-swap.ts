@@ -18,8 +18,7 @@ import { ident, qualified } from '../sql/ident.js';
 
 /** One operation's part of its table's column swap: a column to drop, or a physical column to rename. */
 export type ColumnSwapPart =
-  | { kind: 'column-swap'; schema: string; table: string; drop: string }
-  | { kind: 'column-swap'; schema: string; table: string; rename: { from: string; to: string } };
+  { kind: 'column-swap'; schema: string; table: string; drop: string } | { kind: 'column-swap'; schema: string; table: string; rename: { from: string; to: string } };
 
 /** What an operation's `complete` returns: actions, and its parts of the column swap. */
 export type CompleteAction = Action | ColumnSwapPart;

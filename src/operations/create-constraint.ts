@@ -4,7 +4,7 @@ import type { Action } from '../plan/types.js';
 import { ident, qualified } from '../sql/ident.js';
 import { renameColumnRefs } from '../sql/rename-refs.js';
 import type { OpContext } from './context.js';
-import { requireReferencedKey, safeStorageParameters } from './fragment-checks.js';
+import { pushForeignKeyTrial, requireReferencedKey, safeStorageParameters } from './fragment-checks.js';
 import type { CompleteAction } from './column-swap.js';
 import { alterTable, type OperationHandler, validateConstraint } from './handler.js';
 import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
@@ -45,6 +45,14 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved | 
     for (const key of Object.keys(body.up ?? {})) if (!columns.includes(key)) ctx.fail(`"${key}" is not one of the constraint's columns`, `up.${key}`);
     for (const key of Object.keys(body.down ?? {})) if (!columns.includes(key)) ctx.fail(`"${key}" is not one of the constraint's columns`, `down.${key}`);
     ctx.claimRelationName(body.name);
+    if (body.type === 'check' && body.check) ctx.checkCondition(body.check, table.name, 'check');
+    if (body.type === 'foreign_key' && body.references) {
+      requireReferencedKey(ctx, body.references.table, body.references.columns, 'references', (i) => `references.columns[${i}]`);
+      const types = columns.map((name, i) => ctx.requireColumn(table, name, `columns[${i}]`).type);
+      pushForeignKeyTrial(ctx, body.references.table, body.references.columns, types, 'references', 'references.columns');
+    }
+    const storage = safeStorageParameters(ctx, body.index_parameters?.storage_parameters, 'index_parameters.storage_parameters');
+    if (storage !== undefined) body = { ...body, index_parameters: { ...body.index_parameters, storage_parameters: storage } };
     if (table.createdByMigration) return constrainNewTable(ctx, table, body);
     const shadows = columns.map((name, i) => {
       const column = ctx.requireColumn(table, name, `columns[${i}]`);
@@ -65,12 +73,6 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved | 
       column.indexed = true;
       return plan;
     });
-    if (body.type === 'check' && body.check) ctx.checkCondition(body.check, table.name, 'check');
-    if (body.type === 'foreign_key' && body.references) {
-      requireReferencedKey(ctx, body.references.table, body.references.columns, 'references', (i) => `references.columns[${i}]`);
-    }
-    const storage = safeStorageParameters(ctx, body.index_parameters?.storage_parameters, 'index_parameters.storage_parameters');
-    if (storage !== undefined) body = { ...body, index_parameters: { ...body.index_parameters, storage_parameters: storage } };
     let check = body.check;
     columns.forEach((name, i) => (check = check === undefined ? undefined : renameColumnRefs(check, name, shadows[i]!.plan.shadow)));
     return { schema: ctx.schema, table: table.physical, body, shadows, shadowColumns: shadows.map((s) => s.plan.shadow), check };

@@ -34,6 +34,11 @@ export const dropColumn: OperationHandler<'drop_column', Resolved> = {
     return { schema: ctx.schema, table: table.physical, physical: column.physical };
   },
 
+  /**
+   * Nothing on the table: the new version's view leaves the column out (src/plan/version-schema.ts viewSql, one view per table made by the planner's create-version-schema step),
+   * and the table's sync trigger fills it from `down` for rows the new version writes
+   * (src/plan/trigger.ts).
+   */
   start(r) {
     return isDirect(r) ? directPhases.start(r) : [];
   },
@@ -46,6 +51,7 @@ export const dropColumn: OperationHandler<'drop_column', Resolved> = {
     return isDirect(r) ? [] : [swapDrop(r.schema, r.table, r.physical)];
   },
 
+  /** Nothing: start changed no table but for the sync trigger, which the table's undo step drops. */
   rollback() {
     return [];
   },

@@ -25,6 +25,7 @@ export const dropTable: OperationHandler<'drop_table', Resolved> = {
     return { schema: ctx.schema, table: table.physical };
   },
 
+  /** Nothing on the table: the new version schema has no view of it (src/plan/version-schema.ts viewSql, one view per table made by the planner's create-version-schema step). */
   start() {
     return [];
   },
@@ -34,6 +35,7 @@ export const dropTable: OperationHandler<'drop_table', Resolved> = {
     return [{ sql: `DROP TABLE ${table}`, lock: 'ACCESS EXCLUSIVE', table, transactional: true, description: `drop table ${r.table}` }];
   },
 
+  /** Nothing: start changed no table. */
   rollback() {
     return [];
   },

@@ -7,8 +7,8 @@
 import type { CatalogTable } from '../catalog/read.js';
 import type { ColumnDef, OperationBody, TableConstraintDef } from '../migration/schema.js';
 import type { VTable } from '../model/virtual-schema.js';
-import { checkExpressionFragment, checkPlainName, checkSequenceOptions, checkTypeFragment, renderStorageParameters } from '../sql/fragments.js';
-import { ident } from '../sql/ident.js';
+import { checkExclusionElements, checkExpressionFragment, checkPlainName, checkSequenceOptions, checkTypeFragment, renderStorageParameters } from '../sql/fragments.js';
+import { ident, qualified } from '../sql/ident.js';
 import type { OpContext } from './context.js';
 
 type CreateTableBody = OperationBody<'create_table'>;
@@ -52,6 +52,26 @@ export function requireReferencedKey(ctx: OpContext, table: string, columns: str
       'referenced-key-not-unique',
     );
   }
+}
+
+/**
+ * Types: the foreign key is created for real between two empty temporary tables, a copy of the
+ * referenced table (with its indexes) and one with the referencing columns' types, so PostgreSQL
+ * says whether the types can be compared (42804 otherwise, at start). For add_column,
+ * alter_column and create_constraint; a create_table is tried whole.
+ */
+export function pushForeignKeyTrial(ctx: OpContext, table: string, columns: string[], sourceTypes: string[], field: string, columnsField: string): void {
+  const base = { scope: 'none' as const, operationIndex: ctx.index, operation: ctx.operation, group: `fk-trial-${ctx.index}`, skipGroupOn: ['42501'] };
+  const copy = ident(`_tandem_trial_ref_${ctx.index}`);
+  const referencing = sourceTypes.map((t, i) => `${ident(`c${i}`)} ${t}`).join(', ');
+  ctx.checks.push({ ...base, kind: 'statement', field: `${field}.table`, sql: `CREATE TEMPORARY TABLE ${copy} (LIKE ${qualified(ctx.schema, table)} INCLUDING INDEXES)` });
+  ctx.checks.push({
+    ...base,
+    kind: 'statement',
+    field: columnsField,
+    sql: `CREATE TEMPORARY TABLE ${ident(`_tandem_trial_fk_${ctx.index}`)} (${referencing}, FOREIGN KEY (${sourceTypes.map((_, i) => ident(`c${i}`)).join(', ')}) REFERENCES pg_temp.${copy} (${columns.map(ident).join(', ')}))`,
+    classify: (sqlstate, message) => (sqlstate === '42804' ? { code: 'invalid-field', problem: `the foreign key cannot be created: ${message}` } : undefined),
+  });
 }
 
 /** The keys of a table being created: its primary key and unique columns and constraints. */
@@ -186,6 +206,7 @@ export function checkNewTableFragments(ctx: OpContext, body: CreateTableBody): C
     }
     if (c.exclude?.index_method !== undefined) checkPlainName(c.exclude.index_method, ctx.at(`${field}.exclude.index_method`), 'index method');
     if (c.exclude?.predicate !== undefined) checkExpressionFragment(c.exclude.predicate, 'predicate', ctx.at(`${field}.exclude.predicate`));
+    if (c.exclude?.elements !== undefined) checkExclusionElements(c.exclude.elements, ctx.at(`${field}.exclude.elements`));
     const storage = safeStorageParameters(ctx, c.index_parameters?.storage_parameters, `${field}.index_parameters.storage_parameters`);
     return storage === undefined ? c : { ...c, index_parameters: { ...c.index_parameters, storage_parameters: storage } };
   });

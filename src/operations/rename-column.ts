@@ -26,6 +26,10 @@ export const renameColumn: OperationHandler<'rename_column', Resolved> = {
     return { schema: ctx.schema, table: table.physical, model: { table, column } };
   },
 
+  /**
+   * Nothing on the table: the new version's view shows the column under its new name
+   * (<physical> AS <new name>, src/plan/version-schema.ts viewSql, one view per table made by the planner's create-version-schema step).
+   */
   start(r) {
     return isDirect(r) ? directPhases.start(r) : [];
   },
@@ -41,6 +45,7 @@ export const renameColumn: OperationHandler<'rename_column', Resolved> = {
     return table.columns.includes(column) ? swapRename(r.schema, r.table, column.physical, column.name) : [];
   },
 
+  /** Nothing: start changed no table; the version schema's drop removes the view. */
   rollback() {
     return [];
   },

@@ -22,14 +22,17 @@ export const renameTable: OperationHandler<'rename_table', Resolved> = {
     return { schema: ctx.schema, table: table.physical, to: body.to };
   },
 
+  /** Nothing on the table: the new version's view has the new name (src/plan/version-schema.ts viewSql, one view per table made by the planner's create-version-schema step). */
   start() {
     return [];
   },
 
+  /** Last of the table's contract statements, which use the old name. */
   complete(r) {
     return [{ ...alterTable(r.schema, r.table, `RENAME TO ${ident(r.to)}`, 'ACCESS EXCLUSIVE', `rename table ${r.table} to ${r.to}`), renamesTable: true }];
   },
 
+  /** Nothing: start changed no table; the version schema's drop removes the view. */
   rollback() {
     return [];
   },

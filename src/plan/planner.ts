@@ -7,6 +7,7 @@ import { type ColumnSwapPart, composeColumnSwap, isColumnSwapPart } from '../ope
 import { handlers } from '../operations/registry.js';
 import { duplicatesComplete, duplicatesOf, duplicatesStart } from '../operations/shadow.js';
 import { ident, identifierFits, qualified } from '../sql/ident.js';
+import { scannerReady } from '../sql/rename-refs.js';
 import { orderCompleteSteps } from './complete-order.js';
 import { catalogOf, gatherFacts, type PlanFacts, schemaInfoOf, type TableFacts } from './facts.js';
 import { MARKER_COLUMN, triggerFunctionName, triggerName } from './names.js';
@@ -99,6 +100,7 @@ interface TableActions {
  * nothing but its arguments (PostgreSQL's scanner must be loaded; gatherFacts does it).
  */
 export function planMigration(facts: PlanFacts, migration: Migration): PlannedMigration {
+  if (!scannerReady()) throw new Error('internal: planMigration needs PostgreSQL\'s scanner: await loadScanner() first (gatherFacts does)');
   const versionSchema = checkTarget(facts, migration);
   const { schema } = facts;
   const catalog = catalogOf(facts);

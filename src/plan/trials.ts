@@ -49,6 +49,23 @@ function trialSql(check: DeferredCheck): string {
   }
 }
 
+/**
+ * Where in the fragment a trial's error is: PostgreSQL reports a 1-based character position in
+ * the trial statement, which contains the fragment once, as given.
+ */
+function positionInFragment(check: DeferredCheck, trial: string, position: string | undefined): string {
+  if (position === undefined || check.kind === 'statement' || check.kind === 'lookup') return '';
+  const offset = trial.lastIndexOf(check.sql);
+  if (offset < 0) return '';
+  const fragment = [...check.sql];
+  const at = Number(position) - 1 - [...trial.slice(0, offset)].length;
+  if (!(at >= 0 && at < fragment.length)) return '';
+  const before = fragment.slice(0, at);
+  const line = before.filter((c) => c === '\n').length + 1;
+  const column = at - (before.lastIndexOf('\n') + 1) + 1;
+  return ` (line ${line}, column ${column} of the ${check.kind === 'type' ? 'type' : 'expression'})`;
+}
+
 /** The error code of a failed trial, from its SQLSTATE. */
 function trialCode(check: DeferredCheck, sqlstate: string | undefined, message: string): { code: InputErrorCode; field?: string; problem?: string } {
   const own = check.classify?.(sqlstate, message);
@@ -95,13 +112,14 @@ async function runChecks(client: pg.Client, checks: DeferredCheck[], fileLoc: { 
       const at = { ...fileLoc, operationIndex: check.operationIndex, operation: check.operation, field: check.field };
       await client.query('SAVEPOINT tandem_check');
       let found = true;
+      const trial = trialSql(check);
       try {
         // Extended protocol: one statement only, so a stray ';' cannot smuggle a second one in.
-        const result = await client.query({ text: trialSql(check), values: check.params ?? [], queryMode: 'extended' } as pg.QueryConfig);
+        const result = await client.query({ text: trial, values: check.params ?? [], queryMode: 'extended' } as pg.QueryConfig);
         if (check.kind === 'lookup') found = (result.rows[0] as { found?: boolean } | undefined)?.found === true;
         await client.query('RELEASE SAVEPOINT tandem_check');
       } catch (err) {
-        const e = err as Error & { code?: string };
+        const e = err as Error & { code?: string; position?: string };
         if (isRetryable(err)) throw new LockNotAvailable(e.message, { cause: err });
         if (check.group !== undefined && e.code !== undefined && check.skipGroupOn?.includes(e.code)) {
           // A trial this role may not run (e.g. no TEMP privilege): the real statement will tell.
@@ -110,7 +128,7 @@ async function runChecks(client: pg.Client, checks: DeferredCheck[], fileLoc: { 
           continue;
         }
         const { code, field, problem } = trialCode(check, e.code, e.message);
-        throw new InvalidInputError(problem ?? `${trialProblem(check)}: ${e.message}`, { ...at, ...(field !== undefined ? { field } : {}) }, trialHint(check), { cause: err, code });
+        throw new InvalidInputError(problem ?? `${trialProblem(check)}: ${e.message}${positionInFragment(check, trial, e.position)}`, { ...at, ...(field !== undefined ? { field } : {}) }, trialHint(check), { cause: err, code });
       }
       if (!found && check.missing) throw new InvalidInputError(check.missing.problem, at, check.missing.hint, { code: check.missing.code });
     }

@@ -167,13 +167,13 @@ export function triggerFunctionSql(spec: TriggerSpec): string {
   const oldWriter = direction('up', spec.original, up, new Set(spec.original.map((c) => c.physical)));
 
   const branch = (code: DirectionCode) => indent(code.statements.length ? code.statements : ['NULL; -- nothing to fill in'], '    ').join('\n');
-  const declarations = [...newWriter.declarations, ...oldWriter.declarations];
+  const declared = [...newWriter.declarations, ...oldWriter.declarations].map((d) => `  ${d}\n`).join('');
   const body = `
 DECLARE
   _tandem_writer_is_new boolean := coalesce(
     nullif(current_setting('tandem.version', true), '') IN (${literal(spec.versionName)}, ${literal(spec.versionSchema)}),
     ${literal(spec.versionSchema)} = ANY (current_schemas(false)));
-${indent(declarations, '  ').map((l) => `${l}\n`).join('')}BEGIN
+${declared}BEGIN
   IF _tandem_writer_is_new THEN
 ${branch(newWriter)}
   ELSE
@@ -193,8 +193,5 @@ export function createTriggerSql(spec: Pick<TriggerSpec, 'schema' | 'table' | 't
 }
 
 export function dropTriggerSql(spec: Pick<TriggerSpec, 'schema' | 'table' | 'triggerName' | 'functionName'>): string[] {
-  return [
-    `DROP TRIGGER IF EXISTS ${ident(spec.triggerName)} ON ${qualified(spec.schema, spec.table)}`,
-    `DROP FUNCTION IF EXISTS ${qualified('tandem', spec.functionName)}()`,
-  ];
+  return [`DROP TRIGGER IF EXISTS ${ident(spec.triggerName)} ON ${qualified(spec.schema, spec.table)}`, `DROP FUNCTION IF EXISTS ${qualified('tandem', spec.functionName)}()`];
 }

@@ -276,3 +276,14 @@ export function checkSequenceOptions(text: string, at: InputLocation): void {
   const ok = tree.stmts?.length === 1 && payload(tree.stmts[0]!.stmt, 'CreateSeqStmt') !== undefined && parenthesesBalanced(text) && !hasComment(text);
   if (!ok) refuse(`"${text}" is not a list of sequence options`, at, text, 'invalid-sql', 'e.g. "START WITH 100 INCREMENT BY 10"');
 }
+
+/** Exclusion constraint elements (`room WITH =, during WITH &&`): exactly one EXCLUDE constraint's element list. */
+export function checkExclusionElements(elements: string, at: InputLocation): void {
+  const prefix = 'CREATE TABLE t (EXCLUDE USING gist (';
+  const tree = parseWrapped(`${prefix}${elements}))`, elements, prefix.length, at, 'exclusion elements', 'invalid-sql');
+  const create = tree.stmts?.length === 1 ? payload(tree.stmts[0]!.stmt, 'CreateStmt') : undefined;
+  const elts = (create?.['tableElts'] as Node[] | undefined) ?? [];
+  const constraint = elts.length === 1 ? payload(elts[0], 'Constraint') : undefined;
+  const ok = constraint?.['contype'] === 'CONSTR_EXCLUSION' && constraint['where_clause'] === undefined && constraint['options'] === undefined && parenthesesBalanced(elements) && !hasComment(elements);
+  if (!ok) refuse(`"${elements}" is not a list of exclusion elements`, at, elements, 'invalid-sql', 'e.g. "room WITH =, during WITH &&"; the predicate goes in exclude.predicate');
+}

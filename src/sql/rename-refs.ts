@@ -2,11 +2,19 @@ import { loadModule, scanSync } from 'libpg-query';
 import { ident } from './ident.js';
 
 let loaded: Promise<void> | undefined;
+let ready = false;
 
 /** The PostgreSQL scanner (WASM) must be loaded once before `renameColumnRefs`. */
 export function loadScanner(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= loadModule().then(() => {
+    ready = true;
+  });
   return loaded;
+}
+
+/** Whether loadScanner() has finished: the helpers below scan synchronously. */
+export function scannerReady(): boolean {
+  return ready;
 }
 
 function unquote(text: string): string {

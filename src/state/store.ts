@@ -30,23 +30,30 @@ type Db = pg.Client | pg.PoolClient;
 const CONCURRENT_CREATION = new Set(['23505', '42P06', '42P07']);
 
 /**
- * Create or upgrade the state schema. Serialised by a transaction-level advisory lock that every
- * tandem runner takes, whatever its target schema (the runner lock is per schema). Should
- * something create the same objects without that lock (an older tandem, a hand-run script), the
- * IF NOT EXISTS statements can still collide; the whole transaction is then simply run again.
+ * Create or upgrade the state schema. Serialised by an advisory lock that every tandem runner
+ * takes, whatever its target schema (the runner lock is per schema). It is taken before the
+ * transaction begins, so the transaction starts after any concurrent creation has committed and
+ * sees it (a session that had already looked for the schema would otherwise risk going by what it
+ * cached then). Should something create the same objects without that lock (an older tandem, a
+ * hand-run script), the IF NOT EXISTS statements can still collide: the whole transaction is then
+ * run again, a few times.
  */
 export async function initStateSchema(client: Db): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    await client.query('BEGIN');
-    try {
-      await client.query(`SELECT pg_advisory_xact_lock(hashtext('tandem:init'))`);
-      for (const sql of stateSchemaDdl) await client.query(sql);
-      await client.query('COMMIT');
-      return;
-    } catch (err) {
-      await client.query('ROLLBACK');
-      if (!CONCURRENT_CREATION.has((err as { code?: string }).code ?? '') || attempt >= 5) throw err;
+  await client.query(`SELECT pg_advisory_lock(hashtext('tandem:init'))`);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      await client.query('BEGIN');
+      try {
+        for (const sql of stateSchemaDdl) await client.query(sql);
+        await client.query('COMMIT');
+        return;
+      } catch (err) {
+        await client.query('ROLLBACK');
+        if (!CONCURRENT_CREATION.has((err as { code?: string }).code ?? '') || attempt >= 5) throw err;
+      }
     }
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock(hashtext('tandem:init'))`).catch(() => undefined);
   }
 }
 

@@ -18,6 +18,7 @@ beforeEach(async () => {
   db = await createTestDatabase();
   await db.query(`CREATE TABLE items (id integer PRIMARY KEY, n integer NOT NULL DEFAULT 0)`);
   await db.query(`INSERT INTO items SELECT g, 0 FROM generate_series(1, ${ROWS}) g`);
+  await db.query(`CREATE TABLE other (id integer PRIMARY KEY)`);
 });
 afterEach(async () => {
   killSpawned();
@@ -58,7 +59,13 @@ test('a step that gives up names the session blocking it, not the sessions doing
   stops.push(async () => void (await blocker.query('ROLLBACK').catch(() => undefined)));
   const writers = await shortWriters(4);
 
-  const file = writeMigrationFile('b1_add_note', { operations: [{ add_column: { table: 'items', column: { name: 'note', type: 'text', nullable: true } } }] });
+  // A first step on another table commits, so the migration stays recorded (with its last error).
+  const file = writeMigrationFile('b1_add_note', {
+    operations: [
+      { add_column: { table: 'other', column: { name: 'note', type: 'text', nullable: true } } },
+      { add_column: { table: 'items', column: { name: 'note', type: 'text', nullable: true } } },
+    ],
+  });
   const run = await spawnCli(['start', file, '--lock-timeout', '50', '--lock-retry-for', '1500', '--json'], db.url).done;
 
   assert.equal(run.code, 1, run.stderr);

@@ -97,9 +97,5 @@ export async function runnerLockHolders(db: { query: (sql: string, params?: unkn
 
 export const RUNNER_LOCK_CLASS = 0x7a4d;
 
-/** Percentile of a list of numbers (nearest rank). */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+/** Nearest-rank percentile: the one definition, shared with the demo and the benches. */
+export { percentile } from '../../src/util/percentile.js';

@@ -402,7 +402,7 @@ const mutationKinds: MutationKind[] = [
       const format = pick(r, ['json', 'yaml'] as const);
       const key = String(last(l.path));
       const value = typeof l.value === 'string' ? JSON.stringify(`${l.value}_other`) : String(!l.value);
-      const text = serialize(doc, format).replace(format === 'json' ? '"__fz_duplicate__": 0' : '__fz_duplicate__: 0', `${format === 'json' ? JSON.stringify(key) : key}: ${value}`);
+      const text = serialize(doc, format).replace(format === 'json' ? '"__fz_duplicate__": 0' : '__fz_duplicate__: 0', () => `${format === 'json' ? JSON.stringify(key) : key}: ${value}`);
       return { format, text, expect: 'invalid', operationIndex: t.index, detail: `key ${l.path.join('.')} given twice (${format})` };
     },
   },
@@ -465,7 +465,7 @@ const mutationKinds: MutationKind[] = [
     },
   },
   {
-    kind: 'bad-storage-parameters',
+    kind: 'bad-storage-parameters',  // reported as bad-storage-parameter-syntax / -value:<operation>
     weight: 1,
     apply(t, r) {
       const paths = leaves(t, (p) => last(p) === 'storage_parameters');
@@ -473,7 +473,10 @@ const mutationKinds: MutationKind[] = [
       if (!paths.length) return undefined;
       const path = pick(r, paths);
       const value = pick(r, ['no_such_parameter_fz = 1', 'fillfactor = 1000', 'fillfactor = 70) WHERE (false']);
-      return opCase(t, withValue(t, path, value), `${path.join('.')} = ${value}`);
+      // Told apart: a parameter that does not parse, and one PostgreSQL refuses only when it builds the index.
+      const parses = !value.includes(')');
+      const kind = parses ? `bad-storage-parameter-value:${t.kind}` : 'bad-storage-parameter-syntax';
+      return { ...opCase(t, withValue(t, path, value), `${path.join('.')} = ${value}`), kindOverride: kind } as Mutation;
     },
   },
   {
@@ -481,8 +484,9 @@ const mutationKinds: MutationKind[] = [
     weight: 2,
     apply(t, r) {
       if (t.kind !== 'sql') return undefined;
-      const value = pick(r, ['CREATE TABLE (', 'SELECT * FROM no_such_table_fz', 'ALTER TABLE no_such_table_fz ADD COLUMN x int', 'SELEC 1']);
-      return opCase(t, withValue(t, ['up'], value), `up = ${value}`);
+      const syntax = r() < 0.5;
+      const value = syntax ? pick(r, ['CREATE TABLE (', 'SELEC 1', 'ALTER TABLE']) : pick(r, ['SELECT * FROM no_such_table_fz', 'ALTER TABLE no_such_table_fz ADD COLUMN x int']);
+      return { ...opCase(t, withValue(t, ['up'], value), `up = ${value}`), kindOverride: syntax ? 'raw-sql-syntax' : 'raw-sql-unknown-object' } as Mutation;
     },
   },
   {
@@ -492,7 +496,7 @@ const mutationKinds: MutationKind[] = [
       const l = pick(r, walk(t.body));
       const depth = pick(r, [40, 500, 5_000]);
       // Written as text: JSON.stringify itself would overflow the stack on the deepest ones.
-      const text = serialize(withValue(t, l.path, '__fz_deep__'), 'json').replace('"__fz_deep__"', nestedJson(depth));
+      const text = serialize(withValue(t, l.path, '__fz_deep__'), 'json').replace('"__fz_deep__"', () => nestedJson(depth));
       return { format: 'json', text, expect: 'invalid', operationIndex: t.index, detail: `${l.path.join('.')} nested ${depth} deep` };
     },
   },
@@ -551,7 +555,7 @@ const fileMutations: { kind: string; weight: number; apply(e: Example, r: Random
       const broken = pick(r, [
         text.replace('operations:\n  - ', 'operations:\n\t- '),
         `${text}  - { drop_index: [\n`,
-        text.replace(/: /, ': "unclosed\n'),
+        `${text}x: "unclosed\n`,
         `name: a: b\n${text}`,
         `${text}---\noperations: []\n`,
         `operations: *nowhere\n`,
@@ -600,15 +604,17 @@ const fileMutations: { kind: string; weight: number; apply(e: Example, r: Random
   {
     kind: 'too-many-operations',
     weight: 0.3,
-    apply: (e) => {
-      const ops = Array.from({ length: 1_001 }, () => e.doc.operations[0]);
+    apply: () => {
+      // 1,001 distinct, valid operations: refused by the limit alone.
+      const ops = Array.from({ length: 1_001 }, (_, i) => ({ create_table: { name: `fz_many_${i}`, columns: [{ name: 'id', type: 'integer', pk: true }] } }));
       return { format: 'json', text: JSON.stringify({ operations: ops }), expect: 'invalid', detail: '1,001 operations' };
     },
   },
   {
     kind: 'too-large-file',
     weight: 0.2,
-    apply: (e) => ({ format: 'json', text: JSON.stringify({ ...e.doc, padding: 'x'.repeat(2 * 1024 * 1024 + 1) }), expect: 'invalid', detail: 'over 2 MiB' }),
+    // A valid document followed by whitespace: refused by the size limit alone.
+    apply: (e) => ({ format: 'json', text: `${JSON.stringify(e.doc)}${' '.repeat(2 * 1024 * 1024 + 1)}`, expect: 'invalid', detail: 'over 2 MiB' }),
   },
   {
     kind: 'fitting-multibyte-name',

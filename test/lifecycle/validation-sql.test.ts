@@ -68,6 +68,23 @@ const cases: Case[] = [
     code: 'aggregate-not-allowed',
     field: 'constraints[0].check',
   },
+  {
+    title: 'add_column check on a table created by the same migration',
+    operations: [{ create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }] } }, { add_column: { table: 't1', column: { name: 'v', type: 'integer', nullable: true, check: check('nope > 0') } } }],
+    code: 'invalid-sql',
+    operationIndex: 1,
+    field: 'column.check.constraint',
+  },
+  {
+    title: 'create_constraint foreign key on a table created by the same migration, to a missing table',
+    operations: [
+      { create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'u', type: 'integer' }] } },
+      { create_constraint: { table: 't1', name: 'fk', type: 'foreign_key', columns: ['u'], references: { table: 'nope', columns: ['id'] } } },
+    ],
+    code: 'referenced-table-not-found',
+    operationIndex: 1,
+    field: 'references.table',
+  },
   // raw SQL
   { title: 'sql up that does not parse', operations: [{ sql: { up: 'CREATE TABEL t2 (id int)' } }], code: 'invalid-sql', field: 'up' },
   { title: 'sql down that does not parse', operations: [{ sql: { up: 'CREATE TABLE t2 (id int)', down: 'DROP TABEL t2' } }], code: 'invalid-sql', field: 'down' },
@@ -75,6 +92,13 @@ const cases: Case[] = [
   { title: 'add_column references a missing table', operations: [addColumn({ references: { name: 'fk', table: 'nope', column: 'id' } })], code: 'referenced-table-not-found', field: 'column.references.table' },
   { title: 'add_column references a missing column', operations: [addColumn({ references: { name: 'fk', table: 'users', column: 'nope' } })], code: 'column-not-found', field: 'column.references.column' },
   { title: 'add_column references a column that is not a key', operations: [addColumn({ references: { name: 'fk', table: 'users', column: 'age' } })], code: 'referenced-key-not-unique', field: 'column.references.column' },
+  { title: 'add_column references a key of another type', operations: [addColumn({ type: 'timestamptz', references: { name: 'fk', table: 'users', column: 'id' } })], code: 'invalid-field', field: 'column.references.column' },
+  {
+    title: 'create_constraint foreign key between columns of incomparable types',
+    operations: [{ create_constraint: { table: 'orders', name: 'fk', type: 'foreign_key', columns: ['note'], references: { table: 'users', columns: ['id'] }, up: { note: 'note' }, down: { note: 'note' } } }],
+    code: 'invalid-field',
+    field: 'references.columns',
+  },
   {
     title: 'alter_column references a column that is not a key',
     operations: [{ alter_column: { table: 'orders', column: 'user_id', references: { name: 'fk', table: 'users', column: 'age' }, up: 'user_id', down: 'user_id' } }],

@@ -58,6 +58,7 @@ describe('the package installed from its tarball', { timeout: 600_000 }, () => {
   let prefix = '';
   let pkgDir = '';
   let tandem = '';
+  let tarballPath = '';
 
   before(async () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), 'tandem-package-'));
@@ -67,6 +68,7 @@ describe('the package installed from its tarball', { timeout: 600_000 }, () => {
     ok(packed, 'npm pack');
     const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
     assert.ok(tarball, `npm pack wrote no tarball: ${packed.stdout}`);
+    tarballPath = path.join(tmp, tarball);
     prefix = path.join(tmp, 'prefix');
     const installed = await run('npm', ['install', '--global', '--prefix', prefix, '--omit=dev', '--no-audit', '--no-fund', path.join(tmp, tarball)], { cwd: tmp });
     ok(installed, 'npm install -g of the tarball');
@@ -107,6 +109,20 @@ describe('the package installed from its tarball', { timeout: 600_000 }, () => {
     writeFileSync(bad, 'operations:\n  - add_colum: { table: users }\n');
     const invalid = await run(tandem, ['--json', 'validate', bad], { cwd: tmp });
     assert.equal(invalid.code, 2, invalid.stderr);
+  });
+
+  test('npx runs it from the tarball', async () => {
+    // npx installs into <npm cache>/_npx/<hash>, a new one for each tarball path: remove ours after.
+    const npxDir = path.join((await run('npm', ['config', 'get', 'cache'])).stdout.trim(), '_npx');
+    const listed = () => new Set(existsSync(npxDir) ? readdirSync(npxDir) : []);
+    const before = listed();
+    try {
+      const r = await run('npx', ['--yes', '--package', tarballPath, '--', 'tandem', '--version'], { cwd: tmp });
+      ok(r, 'npx --package <tarball> tandem --version');
+      assert.equal(r.stdout.trim(), manifest.version);
+    } finally {
+      for (const d of listed()) if (!before.has(d)) rmSync(path.join(npxDir, d), { recursive: true, force: true });
+    }
   });
 
   test('tandem lint parses SQL with the shipped WASM parser', async () => {

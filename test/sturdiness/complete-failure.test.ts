@@ -95,12 +95,12 @@ describe('a failed complete can be run again or rolled back', () => {
 
     const c = await cli(['complete'], s.db.url);
     assert.equal(c.code, 1, c.stderr);
-    assert.equal((c.json as { error: { sqlstate?: string; details?: { sqlstate?: string } } }).error.details?.sqlstate ?? (c.json as { error: { sqlstate?: string } }).error.sqlstate, '23514');
+    await assertOldVersionWorks(s, 1001);
+    assert.equal((c.json as { error: { details?: { sqlstate?: string } } }).error.details?.sqlstate, '23514', 'check_violation');
 
     const st = await nextCommands(s.db);
     assert.deepEqual([st.phase, st.next], ['completing', ['complete', 'rollback']]);
     assert.match(st.lastError!.step, /^validate:/);
-    await assertOldVersionWorks(s, 1001);
     await assertRolledBackToBefore(s);
   });
 
@@ -113,11 +113,11 @@ describe('a failed complete can be run again or rolled back', () => {
     const c = await cli(['complete', '--lock-timeout', '50', '--lock-retry-for', '800'], s.db.url);
     assert.equal(c.code, 1, c.stderr);
     assert.equal(c.errorCode, 'lock-timeout');
+    await assertOldVersionWorks(s, 1002);
     const st = await nextCommands(s.db);
     assert.deepEqual([st.phase, st.next], ['completing', ['complete', 'rollback']]);
     assert.equal(st.lastError!.step, 'contract');
     await blocker.query('COMMIT');
-    await assertOldVersionWorks(s, 1002);
 
     const again = await cli(['complete'], s.db.url);
     assert.equal(again.code, 0, again.stderr);

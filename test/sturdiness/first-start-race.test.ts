@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type { TestDatabase } from '../helpers/db.js';
 import { writeMigrationFile } from '../concurrency/support.js';
-import { cli, type CliOutcome, freshDatabase, hasStackTrace, killSpawned, migrations } from './support.js';
+import type pg from 'pg';
+import { plan, start } from '../../src/engine/lifecycle.js';
+import { parseMigration } from '../../src/migration/load.js';
+import { stateSchemaDdl } from '../../src/state/schema-ddl.js';
+import { cli, type CliOutcome, freshDatabase, hasStackTrace, killSpawned, migrations, spawnCli, waitFor } from './support.js';
 
 const PAIRS = 16;
 const SETUP = `
@@ -81,4 +85,61 @@ test('first starts on two schemas of a fresh database at once (different runner 
     await db.drop();
     dbs.splice(dbs.indexOf(db), 1);
   }
+});
+
+/**
+ * The deterministic form of the race: another runner (of another schema, so not excluded by the
+ * runner lock) is creating the state schema when this start gets there. This start has already
+ * looked for the state schema (so its session caches "no schema tandem"); it must wait for the
+ * other creation and then find the state schema made, not fail on a duplicate key.
+ */
+test('a start that reaches state creation while another runner is creating it: exit 0, no duplicate key', { timeout: 60_000 }, async () => {
+  for (let round = 0; round < 3; round++) {
+    const db = await freshDatabase(SETUP, dbs);
+    const other = await db.connect('other-schema-runner');
+    await other.query('BEGIN');
+    await other.query(`SELECT pg_advisory_xact_lock(hashtext('tandem:init'))`);
+    for (const sql of stateSchemaDdl) await other.query(sql);
+
+    const run = spawnCli(['start', file, '--json'], db.url);
+    await waitFor(
+      'the start to wait for the other creation',
+      async () =>
+        (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tandem' AND wait_event = 'advisory'`)).rows[0].n > 0,
+      30_000,
+    );
+    await other.query('COMMIT');
+    const r = await run.done;
+    assert.ok(!hasStackTrace(r.stderr), `round ${round}: ${r.stderr}`);
+    assert.equal(r.code, 0, `round ${round}: ${r.stderr}`);
+    assert.deepEqual((await migrations(db)).map((m) => [m.name, m.phase]), [['r1_shout', 'active']]);
+    await db.drop();
+    dbs.splice(dbs.indexOf(db), 1);
+  }
+});
+
+/** Count the trial statements (EXPLAIN …) a client sends, by watching its queries go by. */
+function countTrials(client: pg.Client): { count: () => number; reset: () => void } {
+  let n = 0;
+  const send = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : first?.text;
+    if (typeof text === 'string' && /^\s*EXPLAIN\b/i.test(text)) n++;
+    return send(...args);
+  };
+  return { count: () => n, reset: () => void (n = 0) };
+}
+
+test('start plans once, on a fresh database too (the trials run once)', async () => {
+  const db = await freshDatabase(SETUP, dbs);
+  const client = await db.connect('counting');
+  const trials = countTrials(client);
+  const migration = parseMigration({ name: 'r2_once', operations: [{ alter_column: { table: 'users', column: 'name', type: 'varchar(40)', up: 'name', down: 'name' } }] }, undefined);
+  await plan(client, migration);
+  const perPlan = trials.count();
+  assert.ok(perPlan > 0, 'planning runs trials');
+  trials.reset();
+  await start(client, migration, { batchSize: 100 });
+  assert.equal(trials.count(), perPlan, 'start on a database without the state schema plans once');
 });

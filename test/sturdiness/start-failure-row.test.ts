@@ -43,8 +43,8 @@ test('the first step fails at run time: exit 1, no migration row left, the audit
 
   const r = await cli(['start', file], db.url);
   assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.errorCode, 'execution-failed');
   assert.deepEqual(await migrations(db), [], 'no half-made starting row');
+  assert.equal(r.errorCode, 'execution-failed');
   assert.deepEqual(await catalogSnapshot(client), before);
   assert.deepEqual(await auditOf(db, 's1_score'), [{ migration_id: null, step_id: 'expand:users', outcome: 'failed' }]);
   const status = await cli(['status'], db.url);

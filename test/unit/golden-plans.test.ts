@@ -56,8 +56,14 @@ describe('golden plans (examples/*.plan.txt)', () => {
   });
 
   test('there is one per example', () => {
-    const plans = readdirSync(examplesDir).filter((f) => f.endsWith('.plan.txt')).sort();
-    assert.deepEqual(plans, examples.map((f) => f.replace(/\.(ya?ml|json)$/, '.plan.txt')), UPDATE);
+    const plans = readdirSync(examplesDir)
+      .filter((f) => f.endsWith('.plan.txt'))
+      .sort();
+    assert.deepEqual(
+      plans,
+      examples.map((f) => f.replace(/\.(ya?ml|json)$/, '.plan.txt')),
+      UPDATE,
+    );
   });
 
   for (const file of examples) {

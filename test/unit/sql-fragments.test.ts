@@ -12,6 +12,7 @@ import { loadMigrationFile } from '../../src/migration/load.js';
 import { runCli } from '../helpers/cli.js';
 import {
   checkExpressionFragment,
+  checkExclusionElements,
   checkPlainName,
   checkSequenceOptions,
   checkStatementsFragment,
@@ -179,4 +180,12 @@ describe('a migration file is checked with the parser before any connection', ()
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('exclusion elements must be the element list only', () => {
+  checkExclusionElements('room WITH =, during WITH &&', at);
+  checkExclusionElements('(lower(name)) WITH =', at);
+  refused(() => checkExclusionElements('room WITH =) WHERE (false', at), 'invalid-sql');
+  refused(() => checkExclusionElements('room WITH =)), CHECK (false', at), 'invalid-sql');
+  refused(() => checkExclusionElements('room WITH = -- x', at), 'invalid-sql');
 });

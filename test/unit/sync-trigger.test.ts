@@ -16,7 +16,17 @@ before(async () => {
 const col = (id: number, name: string, physical: string, type: string): StageColumn => ({ id, name, physical, type });
 
 function spec(original: StageColumn[], stages: Stage[], marker = true): TriggerSpec {
-  return { schema: 'public', table: 'users', functionName: 'sync_public_m1_users', triggerName: '_tandem_sync_public_m1', versionName: 'm1', versionSchema: 'public_m1', original, stages, marker };
+  return {
+    schema: 'public',
+    table: 'users',
+    functionName: 'sync_public_m1_users',
+    triggerName: '_tandem_sync_public_m1',
+    versionName: 'm1',
+    versionSchema: 'public_m1',
+    original,
+    stages,
+    marker,
+  };
 }
 
 /**
@@ -107,10 +117,22 @@ test('a write that copies another written column reads it before it is overwritt
   const b = col(2, 'b', 'b', 'text');
   const c = col(3, 'c', 'c', 'text');
   const sql = triggerFunctionSql(
-    spec([a], [
-      { columns: [a, b], up: [], down: [], operationIndex: 0 },
-      { columns: [a, b, c], up: [{ id: 2, expression: "'x'" }, { id: 3, expression: 'b' }], down: [], operationIndex: 1 },
-    ], false),
+    spec(
+      [a],
+      [
+        { columns: [a, b], up: [], down: [], operationIndex: 0 },
+        {
+          columns: [a, b, c],
+          up: [
+            { id: 2, expression: "'x'" },
+            { id: 3, expression: 'b' },
+          ],
+          down: [],
+          operationIndex: 1,
+        },
+      ],
+      false,
+    ),
   );
   assert.match(sql, /_tandem_up_kept_0 := NEW\."b";\n {4}NEW\."b" := _tandem_up1_1;\n {4}NEW\."c" := _tandem_up_kept_0;/);
 });
@@ -118,13 +140,17 @@ test('a write that copies another written column reads it before it is overwritt
 test('an expression the scanner cannot read binds every column (the trials report it)', () => {
   const a = col(1, 'a', 'a', 'text');
   const other = col(2, 'other', 'other', 'text');
-  const sql = triggerFunctionSql(spec([a, other], [{ columns: [col(1, 'a', '_tandem_new_a', 'text'), other], up: [{ id: 1, expression: "a || 'x" }], down: [], operationIndex: 0 }], false));
+  const sql = triggerFunctionSql(
+    spec([a, other], [{ columns: [col(1, 'a', '_tandem_new_a', 'text'), other], up: [{ id: 1, expression: "a || 'x" }], down: [], operationIndex: 0 }], false),
+  );
   assert.match(sql, /DECLARE\n {6}"a" text := NEW\."a";\n {6}"other" text := NEW\."other";\n {4}BEGIN/);
 });
 
 test('a type cast through a bare column name is still evaluated (into the new type)', () => {
   const a = col(1, 'a', 'a', 'text');
-  const sql = triggerFunctionSql(spec([a], [{ columns: [col(1, 'a', '_tandem_new_a', 'integer')], up: [{ id: 1, expression: '"a"' }], down: [{ id: 1, expression: '"a"' }], operationIndex: 0 }], false));
+  const sql = triggerFunctionSql(
+    spec([a], [{ columns: [col(1, 'a', '_tandem_new_a', 'integer')], up: [{ id: 1, expression: '"a"' }], down: [{ id: 1, expression: '"a"' }], operationIndex: 0 }], false),
+  );
   assert.match(sql, /_tandem_up0_0 integer;/);
   assert.match(sql, /_tandem_up0_0 := \("a"\);/);
   assert.match(sql, /_tandem_down0_0 := \("a"\);/);

@@ -27,7 +27,7 @@ export const dropIndexNonConcurrent = defineRule({
         message: `DROP INDEX ${displayRel(idx)} without CONCURRENTLY`,
         why: `takes ACCESS EXCLUSIVE on ${on}: every query on it, reads included, waits until the drop commits`,
         safe: `DROP INDEX CONCURRENTLY${n.missing_ok ? ' IF EXISTS' : ''} ${displayRel(idx)}; outside a transaction block`,
-        lock: 'ACCESS EXCLUSIVE',
+        lock: 'ACCESS EXCLUSIVE' as const,
         ...(table ? { rel: table } : {}),
       });
     }
