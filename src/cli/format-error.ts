@@ -40,7 +40,7 @@ export function reportError(err: unknown, debug = process.env['TANDEM_DEBUG'] ==
   if (err instanceof TandemError) {
     text = err.message;
     // Its fields (step, blockers, location, details…), for tools reading --json.
-    for (const [key, value] of Object.entries(err)) if (!(key in json) && key !== 'cause') json[key] = value;
+    for (const [key, value] of Object.entries(err)) if (!(key in json) && key !== 'cause' && key !== 'name') json[key] = value;
   } else if (isPostgresError(err)) {
     text = `database error: ${oneLine(err.message)} (SQLSTATE ${err.code})`;
     if (err.detail) text += `\n  detail: ${oneLine(err.detail)}`;

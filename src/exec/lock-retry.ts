@@ -69,7 +69,8 @@ export { formatBlockingSession as formatBlocker };
  * compatible lock on the same table (an application's RowExclusiveLock) are not blockers.
  *
  * Costs nothing on the happy path: the side connection is opened only after the first lock
- * timeout (`watchFrom`), then polls only during attempts.
+ * timeout (`watchFrom`), then polls only during attempts, every 10 ms (pg_blocking_pids takes
+ * the lock manager's locks briefly, so it is not called in a tighter loop).
  */
 export class BlockerWatch {
   /** Per attempt (most recent last), the blockers of the last look that saw it waiting. */
@@ -89,7 +90,7 @@ export class BlockerWatch {
    * Opens the side connection (same settings as `runner`) and learns the runner's backend pid.
    * Returns undefined when either fails: the caller then reports without blockers.
    */
-  static async watchFrom(runner: pg.Client, pollEveryMs = 5): Promise<BlockerWatch | undefined> {
+  static async watchFrom(runner: pg.Client, pollEveryMs = 10): Promise<BlockerWatch | undefined> {
     let side: pg.Client | undefined;
     try {
       const pid = (await runner.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;

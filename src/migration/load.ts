@@ -227,7 +227,7 @@ function tooLarge(bytes: number, file: string | undefined): InvalidInputError {
 function duplicateKeyError(dup: DuplicateKey, file: string | undefined): InvalidInputError {
   return new InvalidInputError(
     `key "${dup.key}" is given twice in the same object (the second one is here)`,
-    { ...locationOfPath(dup.path, file), line: dup.line, column: dup.column },
+    { ...locationOfPath([...dup.path, dup.key], file), line: dup.line, column: dup.column },
     'keep one of them; JSON parsers would silently keep the last, so the file may not mean what it seems to',
     { code: 'duplicate-key' },
   );
@@ -291,7 +291,8 @@ export function parseMigrationText(text: string, file: string | undefined, forma
   if (text.trim() === '') {
     throw new InvalidInputError('the file is empty', file !== undefined ? { file } : {}, 'a migration is an object with an "operations" list', { code: 'invalid-file' });
   }
-  const doc = format === 'json' ? decodeJson(text, file) : decodeYaml(text, file);
+  // A byte-order mark (some Windows editors write one) is not part of the JSON text.
+  const doc = format === 'json' ? decodeJson(text.replace(/^\uFEFF/, ''), file) : decodeYaml(text, file);
   const name = fallbackName ?? (file !== undefined ? path.basename(file, path.extname(file)) : undefined);
   const migration = parseMigration(doc, file, name);
   checkNames(migration);

@@ -6,6 +6,7 @@
  *   for these fields, and what its Go structs write back, meaning "not given".
  * - create_index `columns` as a list of names (pgroll up to 0.9) or as a map of name → settings
  *   (pgroll 0.10 and later, and its documentation's YAML): a list of { column, …settings }.
+ * - create_constraint `references.name`, shown in pgroll's documentation but not in its schema.
  *
  * Pure: returns a new body, leaves the input as it is.
  */
@@ -31,6 +32,12 @@ export function pgrollForms(kind: string, body: unknown): unknown {
   if (!isPlainObject(body)) return body;
   let out = withoutEmptyText(body, kind === 'sql' ? new Set(['up']) : new Set());
   if (kind === 'create_index' && isPlainObject(out) && 'columns' in out) out = { ...out, columns: indexColumnsAsList(out['columns']) };
+  if (kind === 'create_constraint' && isPlainObject(out) && isPlainObject(out['references']) && 'name' in out['references']) {
+    // pgroll's create_constraint documentation shows a `references.name`; the constraint's own
+    // `name` is the one used (its JSON Schema has no such field), so it is dropped.
+    const { name: _unused, ...references } = out['references'];
+    out = { ...out, references };
+  }
   return out;
 }
 

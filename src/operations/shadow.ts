@@ -223,6 +223,8 @@ function shadowStart(p: ShadowPlan): Action[] {
 
 /** At complete: validations first (they scan, under locks that block no traffic), then the swap. */
 function shadowComplete(p: ShadowPlan): CompleteAction[] {
+  // A later drop_column of the column drops the shadow, its constraints and indexes with it.
+  if (!p.tableModel.columns.includes(p.column)) return [swapDrop(p.schema, p.table, p.oldPhysical)];
   const t = (clause: string, description: string) => alterTable(p.schema, p.table, clause, 'ACCESS EXCLUSIVE', description);
   const actions: CompleteAction[] = [];
   const nn = notNullCheckName(p.shadow);
@@ -230,11 +232,10 @@ function shadowComplete(p: ShadowPlan): CompleteAction[] {
   if (p.check) actions.push(validateConstraint(p.schema, p.table, p.check.name));
   if (p.references) actions.push(validateConstraint(p.schema, p.table, p.references.name));
 
-  // The swap: ALTER TABLE … DROP COLUMN <old column>, then RENAME COLUMN <shadow> TO <final name>
-  // (unless a later drop_column drops the shadow), composed with the table's other columns' in
-  // src/operations/column-swap.ts. What follows runs after it, under the column's final name.
-  actions.push(swapDrop(p.schema, p.table, p.oldPhysical));
-  if (p.tableModel.columns.includes(p.column)) actions.push(...swapRename(p.schema, p.table, p.shadow, p.column.name));
+  // The swap: ALTER TABLE … DROP COLUMN <old column>, then RENAME COLUMN <shadow> TO <final name>,
+  // composed with the table's other columns' in src/operations/column-swap.ts. What follows runs
+  // after it, under the column's final name.
+  actions.push(swapDrop(p.schema, p.table, p.oldPhysical), ...swapRename(p.schema, p.table, p.shadow, p.column.name));
   if (p.unique) actions.push(t(`ADD CONSTRAINT ${ident(p.unique.name)} UNIQUE USING INDEX ${ident(fitName(`_tandem_${p.unique.name}`))}`, `unique constraint ${p.unique.name}`));
   if (p.notNull) {
     // The validated check lets SET NOT NULL skip its full-table scan.

@@ -100,7 +100,7 @@ interface TableActions {
  * nothing but its arguments (PostgreSQL's scanner must be loaded; gatherFacts does it).
  */
 export function planMigration(facts: PlanFacts, migration: Migration): PlannedMigration {
-  if (!scannerReady()) throw new Error('internal: planMigration needs PostgreSQL\'s scanner: await loadScanner() first (gatherFacts does)');
+  if (!scannerReady()) throw new Error("internal: planMigration needs PostgreSQL's scanner: await loadScanner() first (gatherFacts does)");
   const versionSchema = checkTarget(facts, migration);
   const { schema } = facts;
   const catalog = catalogOf(facts);
@@ -112,17 +112,7 @@ export function planMigration(facts: PlanFacts, migration: Migration): PlannedMi
   refuseReusedPhysicalNames(original, resolved, migration);
 
   const groups = actionsPerTable(resolved);
-  // Copies of the indexes and constraints that involve shadowed columns, per table: their NOT VALID
-  // constraints join the expand transaction, their indexes are built concurrently after the
-  // backfill; at complete they are validated, then take back their names after the swap.
-  for (const [table, sh] of ctx.shadows) {
-    const cat = catalog.get(table);
-    if (!cat) continue;
-    const dups = duplicatesOf(cat, sh.columns, sh.without);
-    const g = groupOf(groups, table);
-    g.start.push(...duplicatesStart(schema, table, dups));
-    g.complete.push(...duplicatesComplete(schema, table, dups));
-  }
+  addShadowCopies(groups, ctx, catalog, model);
 
   const start: Step[] = [];
   const complete: Step[] = [];
@@ -140,44 +130,16 @@ export function planMigration(facts: PlanFacts, migration: Migration): PlannedMi
     ]),
   );
 
+  const setting: TableSetting = { schema, versionSchema, migration, original, model, catalog, ctx };
   for (const [key, g] of groups) {
-    const tableRef = qualified(schema, key);
-    const work = ctx.works.get(key);
-    const sync = work ? syncOf(work, { schema, key, versionSchema, migration, original, catalog }) : undefined;
-    const startActions = [...g.start, ...(sync?.start ?? [])];
-    if (sync?.backfill) backfills.push(sync.backfill);
-    const dropTrigger = sync?.drop ?? [];
-    const dropMarker = sync?.backfill ? [plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef)] : [];
-
-    // Statements that cannot run in a transaction block (CONCURRENTLY) get a step each.
-    const inTx = (actions: Action[]) => actions.filter((a) => a.transactional);
-    const alone = (prefix: string, actions: Action[]) =>
-      actions.filter((a) => !a.transactional).map((a, i) => sqlStep(`${prefix}:${key}:${i}`, a.description, [a]));
-    if (inTx(startActions).length) start.push(sqlStep(`expand:${key}`, `expand ${key}`, inTx(startActions)));
-    afterBackfill.push(...alone('build', startActions));
-
-    const scans = g.complete.filter((a) => a.scans);
-    if (scans.length) complete.push(sqlStep(`validate:${key}`, `validate constraints of ${key}`, scans));
-    const contract = inTx(g.complete.filter((a) => !a.scans));
-    const finalize = [
-      ...dropTrigger,
-      ...columnSwapOf(schema, key, catalog.get(key), byPhysical(model, key), ctx.createdPhysicals(key), g.swap),
-      ...contract.filter((a) => !a.renamesTable),
-      ...dropMarker,
-      // The table's other statements use its old name.
-      ...contract.filter((a) => a.renamesTable),
-    ];
-    if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
-    complete.push(...alone('cleanup', g.complete));
-
-    // User SQL is not idempotent like ours: a `down` runs only if the start steps of its `up` ran.
-    const guard = ctx.rawSql ? { onlyIfStarted: [...(inTx(startActions).length ? [`expand:${key}`] : []), ...alone('build', startActions).map((s) => s.id)] } : {};
-    const undoSteps: Step[] = alone('undo-build', g.rollback).map((s) => ({ ...s, ...guard }));
-    const undo = [...dropTrigger, ...inTx(g.rollback), ...dropMarker];
-    if (undo.length) undoSteps.push({ ...sqlStep(`undo:${key}`, `undo ${key}`, undo), ...guard });
+    const phases = tablePhases(key, g, setting);
+    start.push(...phases.expand);
+    backfills.push(...phases.backfill);
+    afterBackfill.push(...phases.build);
+    complete.push(...phases.complete);
     // Tables are undone in the reverse order of start (after the version schema's drop, which
     // stays first): a table created later may reference one created earlier.
-    rollback.splice(1, 0, ...undoSteps);
+    rollback.splice(1, 0, ...phases.rollback);
   }
 
   // Backfill first, version schema last (as pgroll does): until every existing row is filled, the
@@ -200,8 +162,102 @@ export function planMigration(facts: PlanFacts, migration: Migration): PlannedMi
     );
   }
 
-  const plan: Plan = { formatVersion: PLAN_FORMAT_VERSION, schema, migration: migration.name, versionSchema, previousVersionSchema: facts.previousVersionSchema, start, complete: orderCompleteSteps({ start, complete }), rollback };
+  const plan: Plan = {
+    formatVersion: PLAN_FORMAT_VERSION,
+    schema,
+    migration: migration.name,
+    versionSchema,
+    previousVersionSchema: facts.previousVersionSchema,
+    start,
+    complete: orderCompleteSteps({ start, complete }),
+    rollback,
+  };
   return { plan, trials: ctx.checks, warnings: ctx.warnings };
+}
+
+/**
+ * Copies of the indexes and constraints that involve shadowed columns, per table: their NOT VALID
+ * constraints join the expand transaction, their indexes are built concurrently after the
+ * backfill; at complete they are validated, then take back their names after the swap. None for
+ * a shadow that a later drop_column drops: nothing would carry the copies.
+ */
+function addShadowCopies(groups: Map<string, TableActions>, ctx: OpContext, catalog: Map<string, TableFacts>, model: VirtualSchema): void {
+  for (const [table, sh] of ctx.shadows) {
+    const cat = catalog.get(table);
+    const kept = new Set(byPhysical(model, table)?.columns.map((c) => c.physical));
+    const shadows = new Map([...sh.columns].filter(([, shadow]) => kept.has(shadow)));
+    if (!cat || shadows.size === 0) continue;
+    const dups = duplicatesOf(cat, shadows, sh.without);
+    const g = groupOf(groups, table);
+    g.start.push(...duplicatesStart(ctx.schema, table, dups));
+    g.complete.push(...duplicatesComplete(ctx.schema, table, dups));
+  }
+}
+
+interface TableSetting {
+  schema: string;
+  versionSchema: string;
+  migration: Migration;
+  /** The schema before the migration, and as the migration leaves it. */
+  original: VirtualSchema;
+  model: VirtualSchema;
+  catalog: Map<string, TableFacts>;
+  ctx: OpContext;
+}
+
+/** One table's steps of each phase. */
+interface TablePhases {
+  /** The table's expand transaction, then its backfill, then its concurrent builds. */
+  expand: Step[];
+  backfill: BackfillStep[];
+  build: Step[];
+  complete: Step[];
+  rollback: Step[];
+}
+
+/**
+ * The steps of one table (`key`, its physical name): one expand transaction at start (with the
+ * sync trigger and the backfill's marker column), a step per statement that cannot run in a
+ * transaction (CONCURRENTLY); at complete, validations, then one contract transaction (trigger
+ * dropped, column swap, the operations' contract statements, marker dropped, table renamed last),
+ * then cleanup; at rollback, the undo of all that.
+ */
+function tablePhases(key: string, g: TableActions, s: TableSetting): TablePhases {
+  const { schema, ctx } = s;
+  const tableRef = qualified(schema, key);
+  const work = ctx.works.get(key);
+  const sync = work ? syncOf(work, { schema, key, versionSchema: s.versionSchema, migration: s.migration, original: s.original, catalog: s.catalog }) : undefined;
+  const startActions = [...g.start, ...(sync?.start ?? [])];
+  const dropTrigger = sync?.drop ?? [];
+  const dropMarker = sync?.backfill ? [plain(`ALTER TABLE ${tableRef} DROP COLUMN IF EXISTS ${ident(MARKER_COLUMN)}`, 'drop backfill marker column', tableRef)] : [];
+
+  // Statements that cannot run in a transaction block (CONCURRENTLY) get a step each.
+  const inTx = (actions: Action[]) => actions.filter((a) => a.transactional);
+  const alone = (prefix: string, actions: Action[]) => actions.filter((a) => !a.transactional).map((a, i) => sqlStep(`${prefix}:${key}:${i}`, a.description, [a]));
+  const expand = inTx(startActions).length ? [sqlStep(`expand:${key}`, `expand ${key}`, inTx(startActions))] : [];
+  const build = alone('build', startActions);
+
+  const complete: Step[] = [];
+  const scans = g.complete.filter((a) => a.scans);
+  if (scans.length) complete.push(sqlStep(`validate:${key}`, `validate constraints of ${key}`, scans));
+  const contract = inTx(g.complete.filter((a) => !a.scans));
+  const finalize = [
+    ...dropTrigger,
+    ...columnSwapOf(schema, key, s.catalog.get(key), byPhysical(s.model, key), ctx.createdPhysicals(key), g.swap),
+    ...contract.filter((a) => !a.renamesTable),
+    ...dropMarker,
+    // The table's other statements use its old name.
+    ...contract.filter((a) => a.renamesTable),
+  ];
+  if (finalize.length) complete.push(sqlStep(`contract:${key}`, `contract ${key}`, finalize));
+  complete.push(...alone('cleanup', g.complete));
+
+  // User SQL is not idempotent like ours: a `down` runs only if the start steps of its `up` ran.
+  const guard = ctx.rawSql ? { onlyIfStarted: [...expand, ...build].map((st) => st.id) } : {};
+  const rollback: Step[] = alone('undo-build', g.rollback).map((st) => ({ ...st, ...guard }));
+  const undo = [...dropTrigger, ...inTx(g.rollback), ...dropMarker];
+  if (undo.length) rollback.push({ ...sqlStep(`undo:${key}`, `undo ${key}`, undo), ...guard });
+  return { expand, backfill: sync?.backfill ? [sync.backfill] : [], build, complete, rollback };
 }
 
 /** The target schema must exist and the version schema must not; returns the version schema's name. */
@@ -212,10 +268,17 @@ function checkTarget(facts: PlanFacts, migration: Migration): string {
   }
   const versionSchema = facts.versionSchema;
   if (!identifierFits(versionSchema)) {
-    throw new InvalidInputError(`version schema name "${versionSchema}" is longer than 63 bytes`, { ...fileLoc, field: migration.versionSchema !== undefined ? 'version_schema' : 'name' }, 'use a shorter name or set version_schema', { code: 'name-too-long' });
+    throw new InvalidInputError(
+      `version schema name "${versionSchema}" is longer than 63 bytes`,
+      { ...fileLoc, field: migration.versionSchema !== undefined ? 'version_schema' : 'name' },
+      'use a shorter name or set version_schema',
+      { code: 'name-too-long' },
+    );
   }
   if (facts.versionSchemaExists) {
-    throw new StateError(`schema "${versionSchema}" already exists`, 'each migration needs a fresh version schema: rename the migration or drop that schema', { code: 'version-schema-exists' });
+    throw new StateError(`schema "${versionSchema}" already exists`, 'each migration needs a fresh version schema: rename the migration or drop that schema', {
+      code: 'version-schema-exists',
+    });
   }
   return versionSchema;
 }

@@ -64,19 +64,20 @@ function direction(tag: 'up' | 'down', from: StageColumn[], steps: DirectionStep
     const next = new Map<number, Value>();
     const computed: string[] = [];
     const bound = new Set<StageColumn>();
-    for (const v of step.values) {
-      const i = step.next.findIndex((c) => c.id === v.id);
+    // One value per column (the last, if an operation gave two).
+    for (const [id, expression] of new Map(step.values.map((v) => [v.id, v.expression]))) {
+      const i = step.next.findIndex((c) => c.id === id);
       const column = step.next[i];
       if (!column) continue;
-      const sole = soleIdentifier(v.expression);
+      const sole = soleIdentifier(expression);
       const source = sole === undefined ? undefined : current.find((c) => c.name === sole);
       if (source && source.type === column.type && values.has(source.id)) {
         next.set(column.id, values.get(source.id)!);
       } else {
         const variable = `_tandem_${tag}${step.number}_${i}`;
         declarations.push(`${variable} ${column.type};`);
-        computed.push(`${variable} := (${v.expression});`);
-        for (const c of referencedColumns(v.expression, current)) bound.add(c);
+        computed.push(`${variable} := (${expression});`);
+        for (const c of referencedColumns(expression, current)) bound.add(c);
         next.set(column.id, { ref: variable, type: column.type });
       }
       if (!writesItself.has(column.physical)) {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import type pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { killSpawned, spawnCli, writeMigrationFile } from './support.js';
+import type { TrafficShape } from '../../src/traffic/workload.js';
+import { killSpawned, spawnCli, startTraffic, writeMigrationFile } from './support.js';
 
 const ROWS = 1_000;
 let db: TestDatabase;
@@ -16,7 +17,7 @@ const stops: (() => Promise<void>)[] = [];
 
 beforeEach(async () => {
   db = await createTestDatabase();
-  await db.query(`CREATE TABLE items (id integer PRIMARY KEY, n integer NOT NULL DEFAULT 0)`);
+  await db.query(`CREATE TABLE items (id bigint PRIMARY KEY, n integer NOT NULL DEFAULT 0)`);
   await db.query(`INSERT INTO items SELECT g, 0 FROM generate_series(1, ${ROWS}) g`);
   await db.query(`CREATE TABLE other (id integer PRIMARY KEY)`);
 });
@@ -30,24 +31,17 @@ async function pidOf(client: pg.Client): Promise<number> {
   return (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
 }
 
-/** Sessions writing single rows in autocommit, back to back, until stopped. */
-async function shortWriters(count: number): Promise<{ pids: number[]; writes: () => number }> {
-  const clients = await Promise.all(Array.from({ length: count }, (_, i) => db.connect(`short-writer-${i}`)));
-  const pids = await Promise.all(clients.map(pidOf));
-  let stopping = false;
-  let writes = 0;
-  const loops = clients.map(async (c) => {
-    while (!stopping) {
-      await c.query(`UPDATE items SET n = n + 1 WHERE id = ${1 + Math.floor(Math.random() * ROWS)}`);
-      writes++;
-    }
-  });
-  stops.push(async () => {
-    stopping = true;
-    await Promise.all(loops);
-  });
-  return { pids, writes: () => writes };
-}
+/** The table as the traffic generator's clients see it: short autocommit statements on `items`. */
+const itemsShape: TrafficShape = {
+  oldTable: 'items',
+  newTable: null,
+  oldColumns: [{ name: 'n', gen: (g) => g.n }],
+  newColumns: [],
+  toNew: (o) => o,
+  toOld: (n) => n,
+  seedRow: () => ({ n: 0 }),
+  appPrefix: 'short-writer-',
+};
 
 test('a step that gives up names the session blocking it, not the sessions doing short writes', { timeout: 60_000 }, async () => {
   // The blocker: a long transaction holding ACCESS SHARE (a plain SELECT), which conflicts with
@@ -57,7 +51,9 @@ test('a step that gives up names the session blocking it, not the sessions doing
   await blocker.query('SELECT count(*) FROM items');
   const blockerPid = await pidOf(blocker);
   stops.push(async () => void (await blocker.query('ROLLBACK').catch(() => undefined)));
-  const writers = await shortWriters(4);
+  // Several sessions of short autocommit reads and writes (RowExclusiveLock for a millisecond).
+  const writers = await startTraffic(db, { shape: itemsShape, seedRows: ROWS, clients: 4 });
+  stops.push(() => writers.stop());
 
   // A first step on another table commits, so the migration stays recorded (with its last error).
   const file = writeMigrationFile('b1_add_note', {
@@ -82,5 +78,8 @@ test('a step that gives up names the session blocking it, not the sessions doing
   assert.equal(error.code, 'lock-timeout');
   const named = error.blockers.map((b) => b.pid);
   assert.deepEqual(named, [blockerPid], `blockers named: ${JSON.stringify(error.blockers)}; short writers ${writers.pids.join(', ')}`);
-  assert.ok(writers.writes() > 100, `the short writers really ran (${writers.writes()} writes)`);
+  await writers.stop();
+  const traffic = writers.recorder.phases[0]!;
+  assert.ok(writers.ledger.acknowledged > 100, `the short writers really ran (${writers.ledger.acknowledged} writes)`);
+  assert.deepEqual(traffic.errors, [], 'no application statement failed');
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { projectRoot } from '../helpers/cli.js';
+import { Ledger, Partition, Recorder, startClient, type TrafficShape, type Version } from '../../src/traffic/workload.js';
 
 export { sleep };
 
@@ -99,3 +100,33 @@ export const RUNNER_LOCK_CLASS = 0x7a4d;
 
 /** Nearest-rank percentile: the one definition, shared with the demo and the benches. */
 export { percentile } from '../../src/util/percentile.js';
+
+/**
+ * Application traffic from the one traffic generator (src/traffic/workload.ts): `clients`
+ * sessions of `version`, each owning its share of the keys, until stopped. Their backend pids
+ * are known, e.g. to tell them apart from a blocker.
+ */
+export async function startTraffic(
+  db: { connect(applicationName?: string): Promise<pg.Client> },
+  opts: { shape: TrafficShape; seedRows: number; clients: number; version?: Version; thinkMs?: number },
+): Promise<{ pids: number[]; recorder: Recorder; ledger: Ledger; stop(): Promise<void> }> {
+  const version = opts.version ?? 'old';
+  const ledger = new Ledger(opts.shape, opts.seedRows);
+  const recorder = new Recorder();
+  recorder.begin('traffic', opts.clients);
+  const conns = await Promise.all(Array.from({ length: opts.clients }, (_, i) => db.connect(`${opts.shape.appPrefix ?? 'traffic-'}${version}-${i}`)));
+  const pids = await Promise.all(conns.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid));
+  const running = conns.map((client, i) =>
+    startClient({ client, version, shape: opts.shape, partition: new Partition(i, opts.clients, opts.seedRows), ledger, recorder, thinkMs: opts.thinkMs ?? 0, valid: true }),
+  );
+  let stopped: Promise<void> | undefined;
+  return {
+    pids,
+    recorder,
+    ledger,
+    stop() {
+      stopped ??= Promise.all(running.map((r) => r.stop())).then(() => recorder.end());
+      return stopped;
+    },
+  };
+}

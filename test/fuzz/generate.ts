@@ -464,8 +464,9 @@ const mutationKinds: MutationKind[] = [
       return opCase(t, doc, `columns[${i}].${collate ? 'collate' : 'opclass'} unknown`);
     },
   },
+  // Reported as bad-storage-parameter-syntax, or bad-storage-parameter-value:<operation>.
   {
-    kind: 'bad-storage-parameters',  // reported as bad-storage-parameter-syntax / -value:<operation>
+    kind: 'bad-storage-parameters',
     weight: 1,
     apply(t, r) {
       const paths = leaves(t, (p) => last(p) === 'storage_parameters');

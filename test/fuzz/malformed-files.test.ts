@@ -101,6 +101,13 @@ function describeFailure(v: Verdict): string {
   return `case ${v.c.id} [${v.c.kind}] ${v.c.fileName} expect ${v.c.expect}${v.c.operationIndex !== undefined ? ` at operations[${v.c.operationIndex}]` : ''}: ${v.c.detail}\n  got: ${error}\n  file:\n${text.replace(/^/gm, '    ')}`;
 }
 
+/** "kind n, kind n" of the verdicts' mutation kinds. */
+function countBy(verdicts: Verdict[]): string {
+  const counts = new Map<string, number>();
+  for (const v of verdicts) counts.set(v.c.kind, (counts.get(v.c.kind) ?? 0) + 1);
+  return [...counts].sort().map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+}
+
 /** `n` items spread over the list (so that the sample covers many kinds). */
 function spread<T>(items: T[], n: number): T[] {
   if (n <= 0 || items.length === 0) return [];
@@ -144,6 +151,7 @@ test(`malformed migration files are refused with a location, and never crash (se
   /** Cases refused before the database is asked (file, parse, names, limits). */
   const refusedByFileAlone = new Set<number>();
   let cliRuns = 0;
+  const cliFailures: unknown[] = [];
   const began = Date.now();
   /** Time in each phase; the CLI runs overlap the in-process validation of their batch. */
   const spent = { validate: 0, cli: 0, apply: 0 };
@@ -173,7 +181,7 @@ test(`malformed migration files are refused with a location, and never crash (se
         const outcome = await timed('validate', () => runCase(client, c, refusedByFileAlone));
         verdicts.push({ c, outcome, verdict: judge(c, outcome) });
       }
-      for (const r of await cliChecks) if (r.status === 'rejected') throw r.reason;
+      for (const r of await cliChecks) if (r.status === 'rejected') cliFailures.push(r.reason);
       spent.cli += Date.now() - cliStarted;
       // Nothing changed: the catalog as before the batch, no state schema, no migration row.
       assert.deepEqual(await catalogSnapshot(client), before, `the catalog changed during the batch of ${example.file}`);
@@ -186,7 +194,7 @@ test(`malformed migration files are refused with a location, and never crash (se
     // The rest of the sample: files refused without a database (parse, names, limits), all at once.
     const fileLevel = verdicts.filter((v) => v.verdict === 'ok' && refusedByFileAlone.has(v.c.id) && Buffer.byteLength(v.c.text) < 100_000);
     const rest = spread(fileLevel, CLI_SAMPLE - cliRuns).map((v) => v.c);
-    await timed('cli', () => Promise.all(rest.map((c) => checkThroughCli(c, dir, undefined))));
+    for (const r of await timed('cli', () => Promise.allSettled(rest.map((c) => checkThroughCli(c, dir, undefined))))) if (r.status === 'rejected') cliFailures.push(r.reason);
     cliRuns += rest.length;
   } finally {
     await dir.remove();
@@ -204,16 +212,15 @@ test(`malformed migration files are refused with a location, and never crash (se
   const insideOperation = malformed.filter((v) => v.verdict === 'ok' && v.c.operationIndex !== undefined);
   const withField = insideOperation.filter((v) => refusal(v)?.location.field !== undefined);
   const genericCode = verdicts.filter((v) => refusal(v)?.code === 'invalid-input');
-  const kinds = new Map<string, number>();
-  for (const v of verdicts) kinds.set(v.c.kind, (kinds.get(v.c.kind) ?? 0) + 1);
   const summary = [
     `fuzz: seed ${SEED}: ${verdicts.length} files in ${((Date.now() - began) / 1000).toFixed(1)} s (${cliRuns} also through the CLI); validating ${(spent.validate / 1000).toFixed(1)} s, CLI ${(spent.cli / 1000).toFixed(1)} s, applying the examples ${(spent.apply / 1000).toFixed(1)} s`,
     `fuzz: ${refusedWithLocation} of ${malformed.length} malformed files refused with exit 2 and a location (${rate.toFixed(1)}%); ` +
       `${byVerdict('escaped').length} accepted, ${byVerdict('imprecise').length} refused without the right location, ${byVerdict('crash').length} crashes, ` +
       `${byVerdict('false-refusal').length} valid files refused, ${verdicts.filter((v) => v.c.expect === 'either').length} either way`,
-    `fuzz: of the refusals inside an operation, ${withField.length} of ${insideOperation.length} also name the field; ` +
+    `fuzz: of the refusals inside an operation, ${withField.length} of ${insideOperation.length} also name the field ` +
+      `(without: ${countBy(insideOperation.filter((v) => refusal(v)?.location.field === undefined))}); ` +
       `refusals with only the generic code invalid-input: ${genericCode.length}${genericCode.length ? ` (${[...new Set(genericCode.map((v) => v.c.kind))].join(', ')})` : ''}`,
-    `fuzz: kinds: ${[...kinds].sort().map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    `fuzz: kinds: ${countBy(verdicts)}`,
     `fuzz: escaping kinds: ${[...escapedKinds].map(([k, n]) => `${k} ${n}${KNOWN_GAPS[k] ? ' (known gap)' : ''}`).join(', ') || 'none'}`,
   ];
   for (const line of summary) {
@@ -224,6 +231,8 @@ test(`malformed migration files are refused with a location, and never crash (se
   for (const v of failures.slice(0, 15)) console.log(`fuzz: FAILED ${v.verdict} (seed ${SEED})\n${describeFailure(v)}`);
   const gaps = verdicts.filter((v) => (v.verdict === 'escaped' || v.verdict === 'imprecise') && KNOWN_GAPS[v.c.kind]);
   for (const v of gaps.slice(0, 5)) console.log(`fuzz: known gap ${v.verdict}\n${describeFailure(v)}`);
+  for (const f of cliFailures) console.log(`fuzz: CLI check failed (seed ${SEED}): ${(f as Error).message}`);
+  assert.equal(cliFailures.length, 0, `${cliFailures.length} CLI checks failed (seed ${SEED}); see above`);
   assert.equal(byVerdict('crash').length, 0, `crashes (seed ${SEED}); see the cases printed above`);
   assert.equal(failures.length, 0, `${failures.length} files with the wrong outcome (seed ${SEED}); see the cases printed above`);
 });

@@ -262,7 +262,8 @@ describe('add_column to a table created by the same migration', () => {
       assert.deepEqual((await columns(env.old, 'public_teams', 'teams')).map((c) => c.name), ['id', 'title', 'slug', 'created_at']);
       const r = await nv.query(`INSERT INTO teams (id, title, slug) VALUES (1, 'Red', 'red') RETURNING id, title, slug, created_at IS NOT NULL AS stamped`);
       assert.deepEqual(r.rows, [{ id: 1, title: 'Red', slug: 'red', stamped: true }]);
-      await assert.rejects(nv.query(`INSERT INTO teams (id, title) VALUES (2, 'Blue')`), { code: '23514' });
+      // The table is new: the column is NOT NULL right away (not a NOT VALID check to validate later).
+      await assert.rejects(nv.query(`INSERT INTO teams (id, title) VALUES (2, 'Blue')`), { code: '23502' });
       await runComplete(env);
       assert.deepEqual(await columns(env.old, 'public', 'teams'), [
         { name: 'id', type: 'integer', notNull: true },

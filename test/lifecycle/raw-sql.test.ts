@@ -89,7 +89,7 @@ describe('sql', () => {
     });
   });
 
-  test('an up that fails: exit 1, nothing of it applied, and rollback does not run its down', async () => {
+  test('an up that fails: exit 1, nothing of it applied, no migration left in progress, its down never runs', async () => {
     await withDatabase(SETUP, async (env) => {
       const before = await snapshot(env);
       const mm = migration({
@@ -103,9 +103,12 @@ describe('sql', () => {
         return true;
       });
       assert.equal((await env.old.query(`SELECT to_regclass('public.notes') IS NULL AS gone`)).rows[0].gone, true);
-      await runRollback(env);
+      // Its one transaction failed before any step committed: nothing changed, no migration is left
+      // in progress (only audit entries), so there is nothing to roll back and `down` never runs.
       assert.deepEqual(await snapshot(env), before);
-      assert.deepEqual(await migrationRows(env.old), [{ name: 'bad_up', phase: 'rolled_back' }]);
+      assert.deepEqual(await migrationRows(env.old), []);
+      await assert.rejects(runRollback(env), { code: 'not-in-progress' });
+      assert.deepEqual(await snapshot(env), before);
     });
   });
 

@@ -11,8 +11,8 @@ import { checkpointOf, stepDone, cli, freshDatabase, killSpawned, migrations, ru
 
 const ROWS = 3_000;
 const LOCKED = { from: 1_500, to: 1_510 };
-const SETUP = `
-  CREATE TABLE items (id integer PRIMARY KEY, qty text, memo text);
+const setup = (key: string) => `
+  CREATE TABLE items (id integer ${key}, qty text, memo text);
   INSERT INTO items SELECT g, (g % 89)::text, CASE WHEN g % 3 = 0 THEN NULL ELSE 'm' || g END FROM generate_series(1, ${ROWS}) g;
   ANALYZE items;`;
 
@@ -29,6 +29,8 @@ interface Variant {
   /** The new version's value of the changed column, as SQL over the old columns. */
   expected: string;
   column: string;
+  /** Without a primary or unique key the backfill walks heap pages (ctid), its checkpoint a page number. */
+  keyed: boolean;
 }
 
 const variants: Variant[] = [
@@ -38,6 +40,7 @@ const variants: Variant[] = [
     operation: { alter_column: { table: 'items', column: 'memo', nullable: false, up: "coalesce(memo, '-')" } },
     expected: `coalesce(memo, '-')`,
     column: 'memo',
+    keyed: true,
   },
   {
     title: 'nullable type change (text to integer)',
@@ -45,12 +48,25 @@ const variants: Variant[] = [
     operation: { alter_column: { table: 'items', column: 'qty', type: 'integer', up: 'CAST(qty AS integer)', down: 'CAST(qty AS text)' } },
     expected: `CAST(qty AS integer)`,
     column: 'qty',
+    keyed: true,
+  },
+  {
+    title: 'table without a key (ctid ranges), nullable type change',
+    name: 'b1_qty_integer_no_key',
+    operation: { alter_column: { table: 'items', column: 'qty', type: 'integer', up: 'CAST(qty AS integer)', down: 'CAST(qty AS text)' } },
+    expected: `CAST(qty AS integer)`,
+    column: 'qty',
+    keyed: false,
   },
 ];
 
 for (const v of variants) {
   test(`kill -9 after the backfill passed rows an application held locked, ${v.title}: the resumed start fills them`, { timeout: 120_000 }, async () => {
-    const db = await freshDatabase(SETUP, dbs);
+    const db = await freshDatabase(setup(v.keyed ? 'PRIMARY KEY' : 'NOT NULL'), dbs);
+    // Where the checkpoint is past the locked rows: their last key, or (ctid) the last heap page holding one.
+    const lockedPages = (await db.query(`SELECT min((ctid::text::point)[0])::int AS first, max((ctid::text::point)[0])::int AS last FROM items WHERE id BETWEEN $1 AND $2`, [LOCKED.from, LOCKED.to])).rows[0];
+    const before = v.keyed ? LOCKED.from : (lockedPages.first as number);
+    const past = v.keyed ? LOCKED.to + 80 : (lockedPages.last as number) + 2;
     const expected = new Map(
       (await db.query(`SELECT id, (${v.expected})::text AS value FROM items ORDER BY id`)).rows.map((r) => [r.id as number, r.value as string | null]),
     );
@@ -59,7 +75,7 @@ for (const v of variants) {
     // Batches slow enough that the application can lock its rows after the expand step (which
     // needs ACCESS EXCLUSIVE on the table, so it waits for any transaction holding rows) and
     // before the backfill reaches them.
-    const run = spawnCli(['start', file, '--batch-size', '40', '--batch-delay', '60'], db.url);
+    const run = spawnCli(['start', file, '--batch-size', '40', '--batch-delay', v.keyed ? '60' : '250'], db.url);
     await waitFor('the expand step to commit', () => stepDone(db, 'expand:items'), 30_000);
 
     // An application transaction holds some rows in the middle of the key range.
@@ -68,13 +84,13 @@ for (const v of variants) {
     const held = await app.query(`SELECT id FROM items WHERE id BETWEEN $1 AND $2 FOR UPDATE`, [LOCKED.from, LOCKED.to]);
     assert.equal(held.rowCount, LOCKED.to - LOCKED.from + 1);
     const reached = (await checkpointOf(db, 'items'))?.last_key;
-    assert.ok(!reached || Number(reached[0]) < LOCKED.from, `the rows were locked before the backfill reached them (checkpoint ${reached})`);
+    assert.ok(!reached || Number(reached[0]) < before, `the rows were locked before the backfill reached them (checkpoint ${reached})`);
 
     await waitFor(
       'the backfill checkpoint to pass the locked keys',
       async () => {
         const cp = await checkpointOf(db, 'items');
-        return cp?.last_key && Number(cp.last_key[0]) >= LOCKED.to + 80;
+        return cp?.last_key && Number(cp.last_key[0]) >= past;
       },
       60_000,
     );

@@ -53,6 +53,7 @@ describe('duplicate keys', () => {
     assert.equal(err.code, 'duplicate-key');
     assert.equal(err.location.operationIndex, 0);
     assert.equal(err.location.operation, 'drop_column');
+    assert.equal(err.location.field, 'column');
     assert.equal(err.location.line, 3);
     assert.equal(err.location.column, 57);
   });
@@ -60,6 +61,7 @@ describe('duplicate keys', () => {
   test('JSON: a top-level key given twice', async () => {
     const err = await refusal('dup_top.json', '{"name": "a", "operations": [{"drop_index": {"name": "i"}}], "name": "b"}');
     assert.equal(err.code, 'duplicate-key');
+    assert.equal(err.location.field, 'name');
     assert.equal(err.location.line, 1);
     assert.equal(err.location.operationIndex, undefined);
   });
@@ -77,7 +79,7 @@ describe('duplicate keys', () => {
     const err = await refusal('dup.yaml', text);
     assert.equal(err.code, 'duplicate-key');
     assert.equal(err.location.operationIndex, 0);
-    assert.equal(err.location.field, 'column');
+    assert.equal(err.location.field, 'column.type');
     assert.equal(err.location.line, 7);
   });
 });
