@@ -25,12 +25,9 @@ const postgresProtocols = ['postgres:', 'postgresql:', 'socket:'];
  */
 export function checkDatabaseUrl(url: string, source = 'the connection string'): void {
   const usage = (problem: string) =>
-    new InvalidInputError(
-      `${source}: ${problem}`,
-      {},
-      'use postgres://user:password@host:port/database (percent-encode special characters in the user and password)',
-      { code: 'invalid-connection-url' },
-    );
+    new InvalidInputError(`${source}: ${problem}`, {}, 'use postgres://user:password@host:port/database (percent-encode special characters in the user and password)', {
+      code: 'invalid-connection-url',
+    });
   let parsed: URL;
   try {
     parsed = new URL(url);

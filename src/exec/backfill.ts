@@ -311,8 +311,9 @@ async function verifyInSync(ctx: RunContext, step: BackfillStep): Promise<void> 
     `${n >= 1_000 ? 'at least 1000' : n} rows of table "${step.table}" are not in sync with the new version ` +
       `(their ${step.markerColumn} marker is not true): they were written without the sync trigger, or the marker was changed.\n` +
       `  nothing was removed; the migration stays where it is.\n` +
-      `  hint: sync them through the trigger with \`UPDATE ${qualified(step.schema, step.table)} SET ${ident(step.markerColumn)} = true WHERE ${ident(step.markerColumn)} IS NOT TRUE\` ` +
-      'and run `tandem complete` again, or run `tandem rollback`.',
+      `  hint: sync them through the trigger from the old version's columns, as the backfill does: ` +
+      `\`BEGIN; SET LOCAL tandem.version = '__tandem_backfill'; UPDATE ${qualified(step.schema, step.table)} SET ${ident(step.markerColumn)} = true WHERE ${ident(step.markerColumn)} IS NOT TRUE; COMMIT;\` ` +
+      'then run `tandem complete` again; or run `tandem rollback`.',
     { step: step.id, table: step.table },
     { code: 'backfill-incomplete' },
   );

@@ -40,7 +40,7 @@ function stringEnd(text: string, start: number): number {
  */
 export function findDuplicateJsonKey(text: string): DuplicateKey | undefined {
   const frames: JsonFrame[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const ch = text[i]!;
     const top = frames[frames.length - 1];
     if (ch === '"') {

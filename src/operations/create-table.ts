@@ -39,7 +39,12 @@ function checkColumnParts(ctx: OpContext, body: OperationBody<'create_table'>): 
 function checkColumnReference(ctx: OpContext, body: OperationBody<'create_table'>, ref: ForeignKeyDef, field: string): void {
   const columns = ref.table === body.name ? body.columns.map((c) => c.name) : ctx.model.table(ref.table)?.columns.map((c) => c.name);
   if (!columns) {
-    ctx.fail(`the referenced table "${ref.table}" does not exist in schema "${ctx.schema}"`, `${field}.table`, 'create it first, in this migration or an earlier one', 'referenced-table-not-found');
+    ctx.fail(
+      `the referenced table "${ref.table}" does not exist in schema "${ctx.schema}"`,
+      `${field}.table`,
+      'create it first, in this migration or an earlier one',
+      'referenced-table-not-found',
+    );
   }
   if (!columns.includes(ref.column)) {
     ctx.fail(`the referenced table "${ref.table}" has no column "${ref.column}"`, `${field}.column`, `its columns: ${columns.join(', ')}`, 'column-not-found');

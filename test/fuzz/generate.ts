@@ -265,7 +265,16 @@ const expressionMutations: { kind: string; value: (purpose: string) => string | 
   { kind: 'sql-volatile', value: (p) => (p === 'predicate' ? 'random() > 0.5' : p === 'generated' ? 'random()' : undefined) },
 ];
 
-const smuggledTypes = ['int UNIQUE', 'text NOT NULL', 'integer CHECK (false)', 'text DEFAULT 1', 'int PRIMARY KEY', 'int REFERENCES users (id)', 'int; DROP TABLE users', 'text COLLATE "C" NOT NULL'];
+const smuggledTypes = [
+  'int UNIQUE',
+  'text NOT NULL',
+  'integer CHECK (false)',
+  'text DEFAULT 1',
+  'int PRIMARY KEY',
+  'int REFERENCES users (id)',
+  'int; DROP TABLE users',
+  'text COLLATE "C" NOT NULL',
+];
 
 const mutationKinds: MutationKind[] = [
   {
@@ -274,7 +283,14 @@ const mutationKinds: MutationKind[] = [
     apply(t, r) {
       const top = OPERATION_SCHEMA_REQUIRED[t.kind]!.map((k) => [k] as Path);
       const inner = walk(t.body)
-        .filter((l) => typeof l.value === 'object' && l.value !== null && !Array.isArray(l.value) && NESTED_REQUIRED[String(last(l.path))] && !(t.kind === 'set_replica_identity' && last(l.path) === 'index'))
+        .filter(
+          (l) =>
+            typeof l.value === 'object' &&
+            l.value !== null &&
+            !Array.isArray(l.value) &&
+            NESTED_REQUIRED[String(last(l.path))] &&
+            !(t.kind === 'set_replica_identity' && last(l.path) === 'index'),
+        )
         .flatMap((l) => NESTED_REQUIRED[String(last(l.path))]!.filter((k) => k in (l.value as object)).map((k) => [...l.path, k]));
       const columnFields = leaves(t, (p) => t.kind === 'create_table' && p[0] === 'columns' && p.length === 3 && (p[2] === 'name' || p[2] === 'type'));
       const path = pick(r, [...top, ...inner, ...columnFields]);
@@ -310,7 +326,12 @@ const mutationKinds: MutationKind[] = [
     kind: 'unknown-field',
     weight: 3,
     apply(t, r) {
-      const objects = [[] as Path, ...walk(t.body).filter((l) => typeof l.value === 'object' && l.value !== null && !Array.isArray(l.value) && !['up', 'down'].includes(String(last(l.path)))).map((l) => l.path)];
+      const objects = [
+        [] as Path,
+        ...walk(t.body)
+          .filter((l) => typeof l.value === 'object' && l.value !== null && !Array.isArray(l.value) && !['up', 'down'].includes(String(last(l.path))))
+          .map((l) => l.path),
+      ];
       const path = pick(r, objects);
       const doc = clone(t.doc);
       (getAt(doc, [...t.bodyPath, ...path]) as Record<string, unknown>)[pick(r, ['colour', 'nulable', 'if_not_exists', 'cascade'])] = pick(r, [true, 'red', 1]);
@@ -370,7 +391,13 @@ const mutationKinds: MutationKind[] = [
     weight: 2,
     apply(t, r) {
       const paths =
-        t.kind === 'add_column' ? [['column', 'name']] : t.kind === 'rename_column' ? [['to']] : t.kind === 'create_table' ? leaves(t, (p) => p[0] === 'columns' && p.length === 3 && p[2] === 'name') : [];
+        t.kind === 'add_column'
+          ? [['column', 'name']]
+          : t.kind === 'rename_column'
+            ? [['to']]
+            : t.kind === 'create_table'
+              ? leaves(t, (p) => p[0] === 'columns' && p.length === 3 && p[2] === 'name')
+              : [];
       if (!paths.length) return undefined;
       const path = pick(r, paths);
       const name = pick(r, ['_tandem_synced', '_tandem_new_email', '_tandem_x']);
@@ -402,7 +429,10 @@ const mutationKinds: MutationKind[] = [
       const format = pick(r, ['json', 'yaml'] as const);
       const key = String(last(l.path));
       const value = typeof l.value === 'string' ? JSON.stringify(`${l.value}_other`) : String(!l.value);
-      const text = serialize(doc, format).replace(format === 'json' ? '"__fz_duplicate__": 0' : '__fz_duplicate__: 0', () => `${format === 'json' ? JSON.stringify(key) : key}: ${value}`);
+      const text = serialize(doc, format).replace(
+        format === 'json' ? '"__fz_duplicate__": 0' : '__fz_duplicate__: 0',
+        () => `${format === 'json' ? JSON.stringify(key) : key}: ${value}`,
+      );
       return { format, text, expect: 'invalid', operationIndex: t.index, detail: `key ${l.path.join('.')} given twice (${format})` };
     },
   },
@@ -445,7 +475,10 @@ const mutationKinds: MutationKind[] = [
     kind: 'bad-reference',
     weight: 3,
     apply(t, r) {
-      const paths = leaves(t, (p) => p.includes('references') && (last(p) === 'table' || last(p) === 'column' || (p[p.length - 2] === 'columns' && p[p.length - 3] === 'references')));
+      const paths = leaves(
+        t,
+        (p) => p.includes('references') && (last(p) === 'table' || last(p) === 'column' || (p[p.length - 2] === 'columns' && p[p.length - 3] === 'references')),
+      );
       if (!paths.length) return undefined;
       const path = pick(r, paths);
       const value = last(path) === 'table' ? 'no_such_table_fz' : 'no_such_column_fz';
@@ -533,8 +566,15 @@ const fileMutations: { kind: string; weight: number; apply(e: Example, r: Random
     weight: 3,
     apply(e, r) {
       const format = pick(r, ['json', 'yaml'] as const);
-      const reordered = { ...e.doc, operations: e.doc.operations.map((op) => Object.fromEntries(Object.entries(op).map(([k, b]) => [k, Object.fromEntries(Object.entries(b).reverse())]))) };
-      const text = pick(r, [serialize(e.doc, format), serialize(reordered, format), format === 'json' ? JSON.stringify(e.doc) : `# a comment\n${serialize(e.doc, 'yaml')}\n# the end\n`]);
+      const reordered = {
+        ...e.doc,
+        operations: e.doc.operations.map((op) => Object.fromEntries(Object.entries(op).map(([k, b]) => [k, Object.fromEntries(Object.entries(b).reverse())]))),
+      };
+      const text = pick(r, [
+        serialize(e.doc, format),
+        serialize(reordered, format),
+        format === 'json' ? JSON.stringify(e.doc) : `# a comment\n${serialize(e.doc, 'yaml')}\n# the end\n`,
+      ]);
       return { format, text, expect: 'valid', detail: `reformatted as ${format}` };
     },
   },
@@ -574,13 +614,27 @@ const fileMutations: { kind: string; weight: number; apply(e: Example, r: Random
       return { format: 'json', text: broken, expect: 'invalid', detail: 'JSON syntax error' };
     },
   },
-  { kind: 'empty-file', weight: 1, apply: (_e, r) => ({ format: pick(r, ['json', 'yaml'] as const), text: pick(r, ['', '\n', '   \n\t\n', '# only a comment\n']), expect: 'invalid', detail: 'empty file' }) },
+  {
+    kind: 'empty-file',
+    weight: 1,
+    apply: (_e, r) => ({ format: pick(r, ['json', 'yaml'] as const), text: pick(r, ['', '\n', '   \n\t\n', '# only a comment\n']), expect: 'invalid', detail: 'empty file' }),
+  },
   {
     kind: 'not-a-migration',
     weight: 2,
     apply: (e, r) => {
       const format = pick(r, ['json', 'yaml'] as const);
-      const doc = pick(r, [[e.doc], 'operations', 42, null, { operations: [] }, { operations: {} }, { operations: e.doc.operations[0] }, { ...e.doc, colour: 'red' }, { operations: [...e.doc.operations, 'drop_table'] }]);
+      const doc = pick(r, [
+        [e.doc],
+        'operations',
+        42,
+        null,
+        { operations: [] },
+        { operations: {} },
+        { operations: e.doc.operations[0] },
+        { ...e.doc, colour: 'red' },
+        { operations: [...e.doc.operations, 'drop_table'] },
+      ]);
       return { format, text: serialize(doc, format), expect: 'invalid', detail: `document = ${JSON.stringify(doc).slice(0, 60)}` };
     },
   },

@@ -49,11 +49,7 @@ export const KNOWN_GAPS: Record<string, string> = {
 /** Extra fixture: a table carrying a column named like tandem's backfill marker. */
 const FIXTURE = `CREATE TABLE fz_reserved (id integer PRIMARY KEY, email text, _tandem_synced boolean, name text)`;
 
-type Outcome =
-  | { result: 'refused'; err: InvalidInputError }
-  | { result: 'refused-other'; err: TandemError }
-  | { result: 'accepted' }
-  | { result: 'crash'; err: unknown };
+type Outcome = { result: 'refused'; err: InvalidInputError } | { result: 'refused-other'; err: TandemError } | { result: 'accepted' } | { result: 'crash'; err: unknown };
 
 async function runCase(client: pg.Client, c: FuzzCase, refusedByFileAlone: Set<number>): Promise<Outcome> {
   try {
@@ -105,7 +101,12 @@ function describeFailure(v: Verdict): string {
 function countBy(verdicts: Verdict[]): string {
   const counts = new Map<string, number>();
   for (const v of verdicts) counts.set(v.c.kind, (counts.get(v.c.kind) ?? 0) + 1);
-  return [...counts].sort().map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  return (
+    [...counts]
+      .sort()
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none'
+  );
 }
 
 /** `n` items spread over the list (so that the sample covers many kinds). */
@@ -173,7 +174,10 @@ test(`malformed migration files are refused with a location, and never crash (se
       // A sample through the real CLI, checked against the database in this batch's state: exit 2,
       // no stack trace. Started first, so that it runs while the batch is validated in-process.
       const share = Math.max(0, Math.min(CLI_WITH_DATABASE - cliRuns, Math.ceil(CLI_WITH_DATABASE / examples.length)));
-      const sample = spread(batch.filter((c) => c.expect === 'invalid' && c.operationIndex !== undefined && !KNOWN_GAPS[c.kind] && Buffer.byteLength(c.text) < 100_000), share);
+      const sample = spread(
+        batch.filter((c) => c.expect === 'invalid' && c.operationIndex !== undefined && !KNOWN_GAPS[c.kind] && Buffer.byteLength(c.text) < 100_000),
+        share,
+      );
       const cliStarted = Date.now();
       const cliChecks = Promise.allSettled(sample.map((c) => checkThroughCli(c, dir, db.url)));
       cliRuns += sample.length;
@@ -227,7 +231,9 @@ test(`malformed migration files are refused with a location, and never crash (se
     console.log(line);
     t.diagnostic(line);
   }
-  const failures = verdicts.filter((v) => v.verdict === 'crash' || v.verdict === 'false-refusal' || ((v.verdict === 'escaped' || v.verdict === 'imprecise') && !KNOWN_GAPS[v.c.kind]));
+  const failures = verdicts.filter(
+    (v) => v.verdict === 'crash' || v.verdict === 'false-refusal' || ((v.verdict === 'escaped' || v.verdict === 'imprecise') && !KNOWN_GAPS[v.c.kind]),
+  );
   for (const v of failures.slice(0, 15)) console.log(`fuzz: FAILED ${v.verdict} (seed ${SEED})\n${describeFailure(v)}`);
   const gaps = verdicts.filter((v) => (v.verdict === 'escaped' || v.verdict === 'imprecise') && KNOWN_GAPS[v.c.kind]);
   for (const v of gaps.slice(0, 5)) console.log(`fuzz: known gap ${v.verdict}\n${describeFailure(v)}`);

@@ -38,10 +38,22 @@ const id = { name: 'id', type: 'integer', pk: true };
 describe('create_table reports the column and the field of a mistake', () => {
   const cases: { title: string; columns: unknown[]; field: string; code?: string }[] = [
     { title: 'unknown type', columns: [id, { name: 'a', type: 'text' }, { name: 'b', type: 'no_such_type' }], field: 'columns[2].type' },
-    { title: 'unknown referenced table', columns: [id, { name: 'user_id', type: 'integer', references: { name: 'orders_user_fk', table: 'no_such_table', column: 'id' } }], field: 'columns[1].references.table' },
-    { title: 'unknown referenced column', columns: [id, { name: 'user_id', type: 'integer', references: { name: 'orders_user_fk', table: 'users', column: 'no_such_column' } }], field: 'columns[1].references.column' },
+    {
+      title: 'unknown referenced table',
+      columns: [id, { name: 'user_id', type: 'integer', references: { name: 'orders_user_fk', table: 'no_such_table', column: 'id' } }],
+      field: 'columns[1].references.table',
+    },
+    {
+      title: 'unknown referenced column',
+      columns: [id, { name: 'user_id', type: 'integer', references: { name: 'orders_user_fk', table: 'users', column: 'no_such_column' } }],
+      field: 'columns[1].references.column',
+    },
     { title: 'bad default', columns: [id, { name: 'n', type: 'integer', default: 'no_such_function()' }], field: 'columns[1].default' },
-    { title: 'bad column check', columns: [id, { name: 'n', type: 'integer', check: { name: 'orders_n_check', constraint: 'no_such_column > 0' } }], field: 'columns[1].check.constraint' },
+    {
+      title: 'bad column check',
+      columns: [id, { name: 'n', type: 'integer', check: { name: 'orders_n_check', constraint: 'no_such_column > 0' } }],
+      field: 'columns[1].check.constraint',
+    },
   ];
   for (const c of cases) {
     test(c.title, () =>
@@ -65,14 +77,17 @@ describe('create_table reports the column and the field of a mistake', () => {
           {
             create_table: {
               name: 'b',
-              columns: [id, { name: 'parent', type: 'integer', nullable: true, references: { name: 'b_parent_fk', table: 'b', column: 'id' } }, { name: 'a_id', type: 'integer', references: { name: 'b_a_fk', table: 'a', column: 'id' } }],
+              columns: [
+                id,
+                { name: 'parent', type: 'integer', nullable: true, references: { name: 'b_parent_fk', table: 'b', column: 'id' } },
+                { name: 'a_id', type: 'integer', references: { name: 'b_a_fk', table: 'a', column: 'id' } },
+              ],
             },
           },
         ],
       };
       await plan(engine, migration(doc), engineOptions);
-    }),
-  );
+    }));
 });
 
 test('a version schema name over 63 bytes is reported at version_schema', () =>
@@ -81,10 +96,9 @@ test('a version schema name over 63 bytes is reported at version_schema', () =>
     const err = await refused(() => plan(engine, migration(doc), engineOptions));
     assert.equal(err.code, 'name-too-long');
     assert.equal(err.location.field, 'version_schema');
-  }),
-);
+  }));
 
-describe('columns named like tandem\'s own are detected before anything changes', () => {
+describe("columns named like tandem's own are detected before anything changes", () => {
   for (const column of ['_tandem_synced', '_tandem_new_email']) {
     test(`a table that already has ${column}`, () =>
       withDatabase(`${SETUP} ALTER TABLE users ADD COLUMN ${ident(column)} boolean;`, async ({ engine }) => {
@@ -96,8 +110,7 @@ describe('columns named like tandem\'s own are detected before anything changes'
         assert.equal(err.location.field, 'table');
         assert.deepEqual(await catalogSnapshot(engine), before);
         assert.equal(await stateSchemaExists(engine), false);
-      }),
-    );
+      }));
   }
 });
 
@@ -116,8 +129,7 @@ describe('a 63-byte multibyte column name', () => {
       await complete(engine, engineOptions);
       const type = await engine.query(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = $1`, [column]);
       assert.equal(type.rows[0].type, 'bigint');
-    }),
-  );
+    }));
 });
 
 test('the CLI reports a create_table column mistake at its field, exit 2, no stack trace', () =>
@@ -134,5 +146,4 @@ test('the CLI reports a create_table column mistake at its field, exit 2, no sta
     } finally {
       await dir.remove();
     }
-  }),
-);
+  }));

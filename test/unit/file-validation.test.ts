@@ -90,10 +90,34 @@ describe('names over 63 bytes are refused, not truncated by PostgreSQL', () => {
   const cases: { title: string; op: unknown; field: string }[] = [
     { title: 'create_index name', op: { create_index: { name: long, table: 't', columns: [{ column: 'a' }] } }, field: 'name' },
     { title: 'create_table name', op: { create_table: { name: long, columns: [{ name: 'a', type: 'int' }] } }, field: 'name' },
-    { title: 'create_table column name', op: { create_table: { name: 't', columns: [{ name: 'a', type: 'int' }, { name: multibyte, type: 'int' }] } }, field: 'columns[1].name' },
-    { title: 'create_table column check name', op: { create_table: { name: 't', columns: [{ name: 'a', type: 'int', check: { name: long, constraint: 'a > 0' } }] } }, field: 'columns[0].check.name' },
-    { title: 'create_table constraint name', op: { create_table: { name: 't', columns: [{ name: 'a', type: 'int' }], constraints: [{ name: long, type: 'unique', columns: ['a'] }] } }, field: 'constraints[0].name' },
-    { title: 'add_column references name', op: { add_column: { table: 't', column: { name: 'b', type: 'int', nullable: true, references: { name: long, table: 'u', column: 'id' } } } }, field: 'column.references.name' },
+    {
+      title: 'create_table column name',
+      op: {
+        create_table: {
+          name: 't',
+          columns: [
+            { name: 'a', type: 'int' },
+            { name: multibyte, type: 'int' },
+          ],
+        },
+      },
+      field: 'columns[1].name',
+    },
+    {
+      title: 'create_table column check name',
+      op: { create_table: { name: 't', columns: [{ name: 'a', type: 'int', check: { name: long, constraint: 'a > 0' } }] } },
+      field: 'columns[0].check.name',
+    },
+    {
+      title: 'create_table constraint name',
+      op: { create_table: { name: 't', columns: [{ name: 'a', type: 'int' }], constraints: [{ name: long, type: 'unique', columns: ['a'] }] } },
+      field: 'constraints[0].name',
+    },
+    {
+      title: 'add_column references name',
+      op: { add_column: { table: 't', column: { name: 'b', type: 'int', nullable: true, references: { name: long, table: 'u', column: 'id' } } } },
+      field: 'column.references.name',
+    },
     { title: 'alter_column unique name', op: { alter_column: { table: 't', column: 'a', unique: { name: long } } }, field: 'unique.name' },
     { title: 'alter_column check name', op: { alter_column: { table: 't', column: 'a', check: { name: long, constraint: 'a > 0' }, up: 'a', down: 'a' } }, field: 'check.name' },
     { title: 'create_constraint name', op: { create_constraint: { table: 't', name: long, type: 'unique', columns: ['a'] } }, field: 'name' },
@@ -125,9 +149,21 @@ describe('names over 63 bytes are refused, not truncated by PostgreSQL', () => {
 describe('the same operation on the same object twice is refused at the second', () => {
   const cases: { title: string; ops: unknown[]; field: string }[] = [
     { title: 'drop_index', ops: [dropIndex('i'), { drop_column: { table: 't', column: 'c' } }, dropIndex('i')], field: 'name' },
-    { title: 'create_index', ops: [{ create_index: { name: 'i', table: 't', columns: [{ column: 'a' }] } }, dropIndex('j'), { create_index: { name: 'i', table: 'u', columns: [{ column: 'b' }] } }], field: 'name' },
-    { title: 'create_table', ops: [{ create_table: { name: 't2', columns: [{ name: 'a', type: 'int' }] } }, dropIndex('j'), { create_table: { name: 't2', columns: [{ name: 'b', type: 'int' }] } }], field: 'name' },
-    { title: 'drop_constraint', ops: [{ drop_constraint: { table: 't', name: 'c', up: 'a' } }, dropIndex('j'), { drop_constraint: { table: 't', name: 'c', up: 'b' } }], field: 'name' },
+    {
+      title: 'create_index',
+      ops: [{ create_index: { name: 'i', table: 't', columns: [{ column: 'a' }] } }, dropIndex('j'), { create_index: { name: 'i', table: 'u', columns: [{ column: 'b' }] } }],
+      field: 'name',
+    },
+    {
+      title: 'create_table',
+      ops: [{ create_table: { name: 't2', columns: [{ name: 'a', type: 'int' }] } }, dropIndex('j'), { create_table: { name: 't2', columns: [{ name: 'b', type: 'int' }] } }],
+      field: 'name',
+    },
+    {
+      title: 'drop_constraint',
+      ops: [{ drop_constraint: { table: 't', name: 'c', up: 'a' } }, dropIndex('j'), { drop_constraint: { table: 't', name: 'c', up: 'b' } }],
+      field: 'name',
+    },
   ];
   for (const c of cases) {
     test(c.title, async () => {
