@@ -17,7 +17,7 @@ export { status } from './engine/status.js';
 export type { StatusReport } from './engine/status.js';
 
 // Migration files: load and validate (no database needed), the format's JSON Schema.
-export { loadMigrationFile, parseMigration } from './migration/load.js';
+export { loadMigrationFile, MIGRATION_LIMITS, parseMigration, parseMigrationText } from './migration/load.js';
 export { migrationJsonSchema, operationKinds } from './migration/schema.js';
 export type { Migration, Operation, OperationKind, OperationBody, ColumnDef } from './migration/schema.js';
 

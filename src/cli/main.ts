@@ -174,7 +174,7 @@ program
         lines.push(`  new version schema: ${a.versionSchema}; old: ${a.previousVersionSchema ?? `${s.schema} (tables)`}`);
         for (const b of a.backfill) lines.push(`  backfill ${b.table}: ${b.rowsDone} rows in ${b.batches} batches${b.done ? ', done' : ''}`);
         if (a.lastError) lines.push(`  last error: ${JSON.stringify(a.lastError)}`);
-        lines.push(`  next: ${a.next.map((c) => `tandem ${c}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`);
+        lines.push(`  next: ${a.next.map((c) => `tandem ${c}${c === 'start' ? ' <the same file>' : ''}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`);
       }
       if (s.history.length) {
         lines.push('history:');

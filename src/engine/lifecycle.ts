@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { StateError } from '../errors.js';
+import { InvalidInputError, RunnerBusyError, StateError } from '../errors.js';
 import { runPhase, type RunContext } from '../exec/executor.js';
 import { defaultExecOptions, type ExecOptions, type Reporter, silentReporter } from '../exec/options.js';
 import { withRunnerLock } from '../exec/runner-lock.js';
@@ -103,54 +103,18 @@ function notInProgress(schema: string, latest: MigrationRow | undefined, hint: s
  */
 export async function start(client: pg.Client, migration: Migration, opts: EngineOptions & { complete?: boolean } = {}): Promise<StartResult> {
   const r = resolve(opts);
-  const result = await withRunnerLock(client, r.schema, r.wait, async () => {
-    const stateExists = await stateSchemaReady(client);
-    const sum = checksum(migration);
-    let row = stateExists ? await inProgress(client, r.schema) : undefined;
-    let resumed = false;
-    if (row) {
-      if (row.name !== migration.name) {
-        throw new StateError(
-          `migration "${row.name}" is in progress on schema "${r.schema}" (phase ${row.phase})`,
-          'run `tandem complete` or `tandem rollback` first; one migration at a time per schema',
-          { code: 'other-migration-in-progress' },
-        );
-      }
-      if (row.checksum !== sum) {
-        throw new StateError(`migration "${row.name}" is in progress with different contents than ${migration.file ?? 'this file'}`, 'roll it back before changing the file', {
-          code: 'checksum-mismatch',
-        });
-      }
-      if (row.phase === 'active' || row.phase === 'completing') {
-        return { row, resumed: false, alreadyActive: true };
-      }
-      if (row.phase === 'rolling_back') {
-        throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
-      }
-      resumed = true;
-      r.reporter.info(`resuming start of ${row.name}`);
-      if (!(await stateSchemaCurrent(client))) await initStateSchema(client); // an install made by an older tandem
-    } else {
-      const existing = stateExists ? await findByName(client, r.schema, migration.name) : undefined;
-      if (existing) {
-        throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name', { code: 'already-applied' });
-      }
-      const previous = stateExists ? await latestVersionSchema(client, r.schema) : null;
-      const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs, onWarning: (w) => r.reporter.warn(w) });
-      if (!(await stateSchemaCurrent(client))) await initStateSchema(client);
-      row = await insertMigration(client, {
-        schema: r.schema,
-        name: migration.name,
-        versionSchema: planned.versionSchema,
-        previousVersionSchema: previous,
-        migration: migrationDocument(migration),
-        checksum: sum,
-        plan: planned,
-      });
+  const result = await withRunnerLock(client, r.schema, r.wait, () => startLocked(client, migration, r)).catch(async (err: unknown) => {
+    // Another runner holds the lock: an invalid file still says why it is invalid (exit 2), as it
+    // would have if that runner were not there. Planning only reads (its trials are rolled back),
+    // and waits little for locks, so that runner-busy stays a quick answer.
+    if (err instanceof RunnerBusyError) {
+      const invalid = await plan(client, migration, { ...opts, lockRetryForMs: Math.min(r.exec.lockRetryForMs, 2_000) }).then(
+        () => undefined,
+        (e: unknown) => (e instanceof InvalidInputError ? e : undefined),
+      );
+      throw invalid ?? err;
     }
-    await runStartPhase(client, row, r);
-    await setPhase(client, row.id, 'active');
-    return { row, resumed, alreadyActive: false };
+    throw err;
   });
   let completed = false;
   if (opts.complete) {
@@ -164,6 +128,57 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
     alreadyActive: result.alreadyActive,
     completed,
   };
+}
+
+/** The work of start, under the runner lock. */
+async function startLocked(client: pg.Client, migration: Migration, r: Resolved): Promise<{ row: MigrationRow; resumed: boolean; alreadyActive: boolean }> {
+  const stateExists = await stateSchemaReady(client);
+  const sum = checksum(migration);
+  let row = stateExists ? await inProgress(client, r.schema) : undefined;
+  let resumed = false;
+  if (row) {
+    if (row.name !== migration.name) {
+      throw new StateError(
+        `migration "${row.name}" is in progress on schema "${r.schema}" (phase ${row.phase})`,
+        'run `tandem complete` or `tandem rollback` first; one migration at a time per schema',
+        { code: 'other-migration-in-progress' },
+      );
+    }
+    if (row.checksum !== sum) {
+      throw new StateError(`migration "${row.name}" is in progress with different contents than ${migration.file ?? 'this file'}`, 'roll it back before changing the file', {
+        code: 'checksum-mismatch',
+      });
+    }
+    if (row.phase === 'active' || row.phase === 'completing') {
+      return { row, resumed: false, alreadyActive: true };
+    }
+    if (row.phase === 'rolling_back') {
+      throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
+    }
+    resumed = true;
+    r.reporter.info(`resuming start of ${row.name}`);
+    if (!(await stateSchemaCurrent(client))) await initStateSchema(client); // an install made by an older tandem
+  } else {
+    const existing = stateExists ? await findByName(client, r.schema, migration.name) : undefined;
+    if (existing) {
+      throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name', { code: 'already-applied' });
+    }
+    const previous = stateExists ? await latestVersionSchema(client, r.schema) : null;
+    const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs, onWarning: (w) => r.reporter.warn(w) });
+    if (!(await stateSchemaCurrent(client))) await initStateSchema(client);
+    row = await insertMigration(client, {
+      schema: r.schema,
+      name: migration.name,
+      versionSchema: planned.versionSchema,
+      previousVersionSchema: previous,
+      migration: migrationDocument(migration),
+      checksum: sum,
+      plan: planned,
+    });
+  }
+  await runStartPhase(client, row, r);
+  await setPhase(client, row.id, 'active');
+  return { row, resumed, alreadyActive: false };
 }
 
 /**

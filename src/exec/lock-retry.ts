@@ -106,7 +106,10 @@ export class BlockerWatch {
 
   /** Start polling for the attempt about to run. */
   beginAttempt(): void {
-    if (this.broken) return;
+    if (this.broken) {
+      this.current = undefined;
+      return;
+    }
     this.current = new Map();
     this.seen.push(this.current);
     if (this.seen.length > 8) this.seen.shift();

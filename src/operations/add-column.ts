@@ -141,7 +141,7 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
   },
 
   rollback(r) {
-    if (isDirect(r)) return directPhases.rollback();
+    if (isDirect(r)) return directPhases.rollback(r);
     return [alterTable(r.schema, r.table, `DROP COLUMN IF EXISTS ${ident(r.column.name)}`, 'ACCESS EXCLUSIVE', `drop column ${r.column.name}`)];
   },
 };
@@ -176,5 +176,5 @@ function addToNewTable(ctx: OpContext, table: VTable, col: ColumnDef, up: string
     touchedBy: ctx.index,
   });
   if (col.pk) table.primaryKey = [col.name];
-  return directChange(ctx, table, statements, 'column');
+  return directChange(ctx, table, statements, 'column', { references: col.references ? [col.references.table] : [], ...(col.references ? { constraint: col.references.name } : {}) });
 }

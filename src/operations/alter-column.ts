@@ -124,7 +124,7 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
   },
 
   rollback(r) {
-    if (isDirect(r)) return directPhases.rollback();
+    if (isDirect(r)) return directPhases.rollback(r);
     if ('shadow' in r) return shadowPhases.rollback(r.shadow);
     const p = r.inPlace;
     const actions: Action[] = [];
@@ -182,5 +182,5 @@ function alterOnNewTable(ctx: OpContext, table: VTable, column: VColumn, body: O
     table.primaryKey = table.primaryKey.map((k) => (k === column.physical ? body.name! : k));
     column.name = column.physical = body.name;
   }
-  return directChange(ctx, table, statements, changes[0]!);
+  return directChange(ctx, table, statements, changes[0]!, { references: body.references ? [body.references.table] : [], ...(body.references ? { constraint: body.references.name } : {}) });
 }

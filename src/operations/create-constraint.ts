@@ -124,7 +124,7 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved | 
   },
 
   rollback(r) {
-    if (isDirect(r)) return directPhases.rollback();
+    if (isDirect(r)) return directPhases.rollback(r);
     return r.shadows.flatMap(shadowPhases.rollback);
   },
 };
@@ -155,5 +155,6 @@ function constrainNewTable(ctx: OpContext, table: VTable, body: OperationBody<'c
   }
   if (body.type === 'primary_key' || body.type === 'unique') for (const c of columns) c.indexed = true;
   const sql = `ALTER TABLE ${qualified(ctx.schema, table.physical)} ADD ${clause}`;
-  return directChange(ctx, table, [{ sql, description: `${body.type.replace('_', ' ')} ${body.name}` }], 'name');
+  const references = body.type === 'foreign_key' && body.references ? [body.references.table] : [];
+  return directChange(ctx, table, [{ sql, description: `${body.type.replace('_', ' ')} ${body.name}` }], 'name', { references, constraint: body.name });
 }

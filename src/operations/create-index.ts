@@ -92,7 +92,7 @@ export const createIndex: OperationHandler<'create_index', Resolved | DirectChan
   },
 
   rollback(r) {
-    if (isDirect(r)) return directPhases.rollback();
+    if (isDirect(r)) return directPhases.rollback(r);
     return [
       {
         sql: `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(r.schema, r.body.name)}`,

@@ -1,4 +1,5 @@
-import type { ForeignKeyDef, OperationBody } from '../migration/schema.js';
+import type { InputErrorCode } from '../errors.js';
+import type { OperationBody } from '../migration/schema.js';
 import type { Action } from '../plan/types.js';
 import { ident, literal, qualified } from '../sql/ident.js';
 import { columnDefinition, tableConstraintClause } from './column-sql.js';
@@ -11,43 +12,44 @@ interface Resolved {
   body: OperationBody<'create_table'>;
 }
 
-/** serial types are shorthands of CREATE TABLE, not types a value can be cast to. */
-const serialBase: Record<string, string> = { smallserial: 'smallint', serial2: 'smallint', serial: 'integer', serial4: 'integer', bigserial: 'bigint', serial8: 'bigint' };
-
-function castableType(type: string): string {
-  return serialBase[type.trim().toLowerCase()] ?? type;
-}
-
 /**
- * Each column's type, default, check and reference is checked on its own before the whole
- * CREATE TABLE, so that a mistake is reported at its field (`columns[3].type`,
- * `columns[1].references.table`) rather than at "columns".
+ * The statements tried for a create_table: the table with its columns only, then each table
+ * constraint added to it (foreign keys last, as CREATE TABLE adds them), so that a failure names
+ * `constraints[i]`; then that table is dropped and the CREATE TABLE is tried whole, as start runs it.
  */
-function checkColumnParts(ctx: OpContext, body: OperationBody<'create_table'>): void {
-  const scope = body.columns.map((c) => ({ name: c.name, type: castableType(c.type) }));
-  body.columns.forEach((col, i) => {
-    const field = `columns[${i}]`;
-    const type = castableType(col.type);
-    ctx.checkType(type, `${field}.type`);
-    if (col.default !== undefined && col.default !== null) ctx.checkExpression(col.default, 'none', undefined, type, `${field}.default`);
-    if (col.check) ctx.checkCondition(col.check.constraint, undefined, `${field}.check.constraint`, scope);
-    if (col.references) checkColumnReference(ctx, body, col.references, `${field}.references`);
-  });
+function trialStatements(r: Resolved): { sql: string; field: string }[] {
+  const whole = createTable.start(r).map((action) => ({ sql: action.sql, field: 'columns' }));
+  const constraints = (r.body.constraints ?? []).map((c, i) => ({ c, field: `constraints[${i}]` }));
+  if (constraints.length === 0) return whole;
+  const table = qualified(r.schema, r.body.name);
+  const columnsOnly = createTable.start({ ...r, body: { ...r.body, constraints: [] } })[0]!;
+  const ordered = [...constraints.filter(({ c }) => c.type !== 'foreign_key'), ...constraints.filter(({ c }) => c.type === 'foreign_key')];
+  return [
+    { sql: columnsOnly.sql, field: 'columns' },
+    ...ordered.map(({ c, field }) => ({ sql: `ALTER TABLE ${table} ADD ${tableConstraintClause(r.schema, c)}`, field })),
+    { sql: `DROP TABLE ${table}`, field: 'columns' },
+    ...whole,
+  ];
 }
 
-/** The referenced table exists (before this migration, or created earlier in it, or this one) and has the column. */
-function checkColumnReference(ctx: OpContext, body: OperationBody<'create_table'>, ref: ForeignKeyDef, field: string): void {
-  const columns = ref.table === body.name ? body.columns.map((c) => c.name) : ctx.model.table(ref.table)?.columns.map((c) => c.name);
-  if (!columns) {
-    ctx.fail(
-      `the referenced table "${ref.table}" does not exist in schema "${ctx.schema}"`,
-      `${field}.table`,
-      'create it first, in this migration or an earlier one',
-      'referenced-table-not-found',
-    );
-  }
-  if (!columns.includes(ref.column)) {
-    ctx.fail(`the referenced table "${ref.table}" has no column "${ref.column}"`, `${field}.column`, `its columns: ${columns.join(', ')}`, 'column-not-found');
+/** Error codes of a failed trial statement, from its SQLSTATE. */
+function classifyTrialError(sqlstate: string | undefined, message: string): { code: InputErrorCode } | undefined {
+  switch (sqlstate) {
+    case '42703':
+      return { code: 'column-not-found' };
+    case '42P01':
+      return { code: 'referenced-table-not-found' };
+    case '22023':
+      return { code: 'invalid-storage-parameter' };
+    case '42P17':
+      return { code: /immutable/i.test(message) ? 'not-immutable' : 'invalid-sql' };
+    case '42601':
+    case '42804':
+    case '42883':
+    case '42704':
+      return { code: 'invalid-sql' };
+    default:
+      return undefined;
   }
 }
 
@@ -82,12 +84,12 @@ export const createTable: OperationHandler<'create_table', Resolved> = {
       if (c.type === 'exclude' && !c.exclude) ctx.fail('an exclude constraint needs "exclude"', `${field}.exclude`);
     });
     body = checkNewTableFragments(ctx, body);
-    checkColumnParts(ctx, body);
     const resolved = { schema: ctx.schema, body };
     // The whole CREATE TABLE is tried (and rolled back) before anything is changed, so a bad type,
-    // default, check or reference is reported as invalid input.
-    for (const action of createTable.start(resolved)) {
-      ctx.checks.push({ kind: 'statement', sql: action.sql, scope: 'none', operationIndex: ctx.index, operation: ctx.operation, field: 'columns' });
+    // default, check or reference is reported as invalid input; piece by piece first, so that the
+    // report names the table constraint at fault.
+    for (const trial of trialStatements(resolved)) {
+      ctx.checks.push({ kind: 'statement', sql: trial.sql, scope: 'none', operationIndex: ctx.index, operation: ctx.operation, field: trial.field, classify: classifyTrialError });
     }
     const pk = pkColumns.length ? pkColumns : (pkConstraint?.columns ?? []);
     ctx.model.tables.set(body.name, {

@@ -5,6 +5,8 @@ import type { OpContext } from './context.js';
 import type { CompleteAction } from './column-swap.js';
 import type { OperationHandler } from './handler.js';
 import { planShadow, shadowPhases, type ShadowRef } from './shadow.js';
+import { directChange, type DirectChange, directPhases, ignoreSyncExpressions, isDirect } from './new-table.js';
+import { qualified } from '../sql/ident.js';
 
 interface Resolved {
   table: string;
@@ -16,8 +18,14 @@ interface Resolved {
  * `down` maps its values into ones the old version's still-constrained columns accept. Complete
  * swaps the shadows in, which drops the constraint with the old columns.
  */
-function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: string) => string | undefined, down: (column: string) => string | undefined): Resolved {
+function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: string) => string | undefined, down: (column: string) => string | undefined): Resolved | DirectChange {
   const table = ctx.requireTable(tableName);
+  if (table.createdByMigration) {
+    // No old version writes the table: dropped right away (the trial says if the constraint is there).
+    ignoreSyncExpressions(ctx, table, { up: table.columns.some((c) => up(c.name)) ? 'up' : undefined, down: table.columns.some((c) => down(c.name)) ? 'down' : undefined });
+    const sql = `ALTER TABLE ${qualified(ctx.schema, table.physical)} DROP CONSTRAINT ${ident(name)}`;
+    return directChange(ctx, table, [{ sql, description: `drop constraint ${name}` }], 'name');
+  }
   const con = ctx.catalog.get(table.physical)?.constraints.find((c) => c.name === name);
   if (!con) ctx.fail(`constraint "${name}" does not exist on table "${tableName}"`, 'name');
   if (con.type === 'p') ctx.fail(`"${name}" is the primary key; dropping it is not supported`, 'name');
@@ -48,19 +56,19 @@ function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: st
 }
 
 const phases = {
-  start: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.start),
-  complete: (r: Resolved): CompleteAction[] => r.shadows.flatMap(shadowPhases.complete),
-  rollback: (r: Resolved): Action[] => r.shadows.flatMap(shadowPhases.rollback),
+  start: (r: Resolved | DirectChange): Action[] => (isDirect(r) ? directPhases.start(r) : r.shadows.flatMap(shadowPhases.start)),
+  complete: (r: Resolved | DirectChange): CompleteAction[] => (isDirect(r) ? directPhases.complete() : r.shadows.flatMap(shadowPhases.complete)),
+  rollback: (r: Resolved | DirectChange): Action[] => (isDirect(r) ? directPhases.rollback(r) : r.shadows.flatMap(shadowPhases.rollback)),
 };
 
-export const dropConstraint: OperationHandler<'drop_constraint', Resolved> = {
+export const dropConstraint: OperationHandler<'drop_constraint', Resolved | DirectChange> = {
   validate(body: OperationBody<'drop_constraint'>, ctx: OpContext) {
     return dropOn(ctx, body.table, body.name, () => body.up, () => body.down);
   },
   ...phases,
 };
 
-export const dropMultiColumnConstraint: OperationHandler<'drop_multicolumn_constraint', Resolved> = {
+export const dropMultiColumnConstraint: OperationHandler<'drop_multicolumn_constraint', Resolved | DirectChange> = {
   validate(body: OperationBody<'drop_multicolumn_constraint'>, ctx: OpContext) {
     return dropOn(ctx, body.table, body.name, (c) => body.up?.[c], (c) => body.down[c]);
   },

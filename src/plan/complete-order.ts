@@ -38,6 +38,15 @@ export function orderCompleteSteps(plan: { start: readonly Step[]; complete: rea
   return [...verifications, ...checks, ...pointOfNoReturn, ...cleanup.map((s) => ({ ...s, irreversible: true }))];
 }
 
+/**
+ * Whether a complete step removes nothing the old version needs (a backfill verification, a
+ * VALIDATE CONSTRAINT step), so that rollback stays possible after it. For plans stored before
+ * steps carried `irreversible`, this tells the steps apart the same way.
+ */
+export function removesNothing(step: Step): boolean {
+  return (step.kind === 'backfill' && step.verifyOnly === true) || isCheck(step);
+}
+
 function isBackfill(step: Step): step is BackfillStep {
   return step.kind === 'backfill';
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { removesNothing } from '../plan/complete-order.js';
 import { parseStoredPlan } from '../plan/plan-schema.js';
 import type { Plan, Phase } from '../plan/types.js';
 import { literal } from '../sql/ident.js';
@@ -125,13 +126,12 @@ export async function forgetUnstartedMigration(client: Db, id: string): Promise<
 
 /**
  * Whether a step of the complete phase that cannot be undone is recorded done: after it, only
- * running complete again leads anywhere. Plans stored before steps carried `irreversible` began
- * complete by dropping the previous version schema, so there any done step counts.
+ * running complete again leads anywhere. A step without the `irreversible` flag (a plan stored
+ * before steps carried it) counts as irreversible unless it only checks.
  */
 export async function irreversibleCompleteStepDone(client: Db, row: MigrationRow): Promise<boolean> {
   const done = await doneSteps(client, row.id, 'complete');
-  const flagged = row.plan.complete.some((s) => s.irreversible !== undefined);
-  return row.plan.complete.some((s, i) => done.has(i) && (flagged ? s.irreversible === true : true));
+  return row.plan.complete.some((s, i) => done.has(i) && (s.irreversible ?? !removesNothing(s)));
 }
 
 /** The version schema of the latest completed migration, if it still exists. */

@@ -339,6 +339,20 @@ const mutationKinds: MutationKind[] = [
     },
   },
   {
+    kind: 'bad-enum-value',
+    weight: 2,
+    apply(t, r) {
+      // Fields with a fixed set of values (replica identity's type too: FULL, NOTHING, DEFAULT, INDEX).
+      // Not the empty string: pgroll writes it for an absent optional field, and it is read so.
+      const enumKeys = ['method', 'on_delete', 'on_update', 'match_type', 'sort', 'nulls', 'user_specified_values'];
+      const paths = leaves(t, (p, v) => typeof v === 'string' && (enumKeys.includes(String(last(p))) || (last(p) === 'type' && !isTypeField(t, p))));
+      if (!paths.length) return undefined;
+      const path = pick(r, paths);
+      const value = pick(r, ['bogus', 'CASCADES', 'btrees']);
+      return opCase(t, withValue(t, path, value), `${path.join('.')} = ${JSON.stringify(value)}`);
+    },
+  },
+  {
     kind: 'unknown-table',
     weight: 4,
     apply(t, r) {

@@ -237,6 +237,7 @@ test(`malformed migration files are refused with a location, and never crash (se
   for (const v of failures.slice(0, 15)) console.log(`fuzz: FAILED ${v.verdict} (seed ${SEED})\n${describeFailure(v)}`);
   const gaps = verdicts.filter((v) => (v.verdict === 'escaped' || v.verdict === 'imprecise') && KNOWN_GAPS[v.c.kind]);
   for (const v of gaps.slice(0, 5)) console.log(`fuzz: known gap ${v.verdict}\n${describeFailure(v)}`);
+  for (const v of genericCode.slice(0, 3)) console.log(`fuzz: refused with the generic code invalid-input (give it a code of its own)\n${describeFailure(v)}`);
   for (const f of cliFailures) console.log(`fuzz: CLI check failed (seed ${SEED}): ${(f as Error).message}`);
   assert.equal(cliFailures.length, 0, `${cliFailures.length} CLI checks failed (seed ${SEED}); see above`);
   assert.equal(byVerdict('crash').length, 0, `crashes (seed ${SEED}); see the cases printed above`);

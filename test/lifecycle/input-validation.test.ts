@@ -68,6 +68,30 @@ describe('create_table reports the column and the field of a mistake', () => {
     );
   }
 
+  test('a table constraint PostgreSQL refuses is reported at that constraint', () =>
+    withDatabase(SETUP, async ({ engine }) => {
+      const doc = {
+        name: 'docs_v1',
+        operations: [
+          {
+            create_table: {
+              name: 'docs',
+              columns: [id, { name: 'body', type: 'json' }, { name: 'title', type: 'text' }],
+              constraints: [
+                { name: 'docs_title_key', type: 'unique', columns: ['title'] },
+                { name: 'docs_body_key', type: 'unique', columns: ['body'] },
+              ],
+            },
+          },
+        ],
+      };
+      const before = await catalogSnapshot(engine);
+      const err = await refused(() => start(engine, migration(doc), engineOptions));
+      assert.equal(err.location.operationIndex, 0);
+      assert.equal(err.location.field, 'constraints[1]');
+      assert.deepEqual(await catalogSnapshot(engine), before);
+    }));
+
   test('a self-reference and a reference to a table created earlier are accepted', () =>
     withDatabase(SETUP, async ({ engine }) => {
       const doc = {

@@ -166,6 +166,50 @@ const cases: Case[] = [
     },
   },
   {
+    title: 'create_constraint of a foreign key from a new table to one created after it',
+    operations: [
+      { create_table: { name: 'tickets', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'queue_id', type: 'integer' }] } },
+      { create_table: { name: 'queues', columns: [{ name: 'id', type: 'integer', pk: true }] } },
+      { create_constraint: { table: 'tickets', name: 'tickets_queue_fk', type: 'foreign_key', columns: ['queue_id'], references: { table: 'queues', columns: ['id'] }, up: { queue_id: 'queue_id' }, down: { queue_id: 'queue_id' } } },
+    ],
+    async afterStart(nv, env) {
+      await nv.query(`INSERT INTO queues VALUES (1)`);
+      await nv.query(`INSERT INTO tickets VALUES (1, 1)`);
+      await assert.rejects(nv.query(`INSERT INTO tickets VALUES (2, 99)`), { code: '23503' });
+      await env.old.query(`INSERT INTO users VALUES (1001, 'old writer')`);
+    },
+    async afterComplete(env) {
+      const fk = await one<{ def: string }>(env.old, `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'tickets_queue_fk'`);
+      assert.equal(fk.def, 'FOREIGN KEY (queue_id) REFERENCES queues(id)');
+    },
+  },
+  {
+    title: 'rename_constraint and drop_constraint on a new table',
+    operations: [
+      {
+        create_table: {
+          name: 'tickets',
+          columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'code', type: 'text' }, { name: 'n', type: 'integer' }],
+          constraints: [
+            { name: 'tickets_code_key', type: 'unique', columns: ['code'] },
+            { name: 'tickets_n_positive', type: 'check', check: 'n > 0' },
+          ],
+        },
+      },
+      { rename_constraint: { table: 'tickets', from: 'tickets_code_key', to: 'tickets_code_unique' } },
+      { drop_constraint: { table: 'tickets', name: 'tickets_n_positive', up: 'n', down: 'n' } },
+    ],
+    async afterStart(nv, env) {
+      await nv.query(`INSERT INTO tickets VALUES (1, 'a', -1)`);
+      await assert.rejects(nv.query(`INSERT INTO tickets VALUES (2, 'a', 1)`), { constraint: 'tickets_code_unique' });
+      await env.old.query(`INSERT INTO users VALUES (1001, 'old writer')`);
+    },
+    async afterComplete(env) {
+      const names = await env.old.query<{ conname: string }>(`SELECT conname::text FROM pg_constraint WHERE conrelid = 'public.tickets'::regclass AND contype <> 'n' ORDER BY 1`);
+      assert.deepEqual(names.rows.map((r) => r.conname), ['tickets_code_unique', 'tickets_pkey']);
+    },
+  },
+  {
     title: "pgroll's other spellings: create_index columns as a map and as names, empty strings for absent fields",
     operations: [
       { create_index: { table: 'users', name: 'users_name_id_idx', columns: { name: { sort: 'DESC' }, id: {} }, predicate: '', storage_parameters: '' } },

@@ -104,6 +104,29 @@ describe('a failed complete can be run again or rolled back', () => {
     await assertRolledBackToBefore(s);
   });
 
+  test('rows out of sync (written bypassing the sync trigger): complete refuses, exit 1 backfill-incomplete, nothing removed; once synced, complete succeeds', { timeout: 120_000 }, async () => {
+    const s = await startSecond(scoreToInteger('c1_score'));
+    // A write that bypassed the trigger (replication role): the old column changed, the new one not.
+    const bypass = await s.db.connect('bypass');
+    await bypass.query(`SET session_replication_role = replica`);
+    await bypass.query(`UPDATE users SET score = '999', _tandem_synced = NULL WHERE id BETWEEN 10 AND 14`);
+
+    const c = await cli(['complete'], s.db.url);
+    assert.equal(c.code, 1, c.stderr);
+    assert.equal(c.errorCode, 'backfill-incomplete');
+    assert.match(c.stderr, /hint: .*UPDATE/);
+    await assertOldVersionWorks(s, 1004);
+    const st = await nextCommands(s.db);
+    assert.deepEqual([st.phase, st.next, st.lastError?.step], ['completing', ['complete', 'rollback'], 'verify-backfill:users']);
+
+    // What the hint says: sync them through the trigger, from the old columns.
+    await s.db.query(`BEGIN; SET LOCAL tandem.version = '__tandem_backfill'; UPDATE public.users SET _tandem_synced = true WHERE _tandem_synced IS NOT TRUE; COMMIT;`);
+    const again = await cli(['complete'], s.db.url);
+    assert.equal(again.code, 0, again.stderr);
+    const scores = await s.db.query(`SELECT count(*)::int AS n FROM users WHERE id BETWEEN 10 AND 14 AND score = 999`);
+    assert.equal(scores.rows[0].n, 5);
+  });
+
   test('the contract step gives up on its lock: exit 1, nothing removed; complete again after the lock is released succeeds', { timeout: 120_000 }, async () => {
     const s = await startSecond(scoreToInteger('c1_score'));
     const blocker = await s.db.connect('report');

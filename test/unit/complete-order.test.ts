@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { orderCompleteSteps } from '../../src/plan/complete-order.js';
+import { orderCompleteSteps, removesNothing } from '../../src/plan/complete-order.js';
 import type { Action, BackfillStep, SqlStep, Step } from '../../src/plan/types.js';
 
 const action = (sql: string, extra: Partial<Action> = {}): Action => ({ sql, lock: 'ACCESS EXCLUSIVE', transactional: true, description: sql, ...extra });
@@ -86,5 +86,10 @@ describe('orderCompleteSteps', () => {
     assert.deepEqual(orderCompleteSteps(cleanupOnly), []);
     const dropIndex = { start: [], complete: [step('cleanup:users:0', [action('DROP INDEX CONCURRENTLY i', { transactional: false })])] };
     assert.deepEqual(orderCompleteSteps(dropIndex).map((s) => [s.id, s.irreversible]), [['cleanup:users:0', true]]);
+  });
+
+  test('removesNothing tells checks from removals, in ordered plans and in plans stored before the order', () => {
+    assert.deepEqual(orderCompleteSteps(planned).map(removesNothing), [true, true, true, true, false, false]);
+    assert.deepEqual(planned.complete.map(removesNothing), [false, true, false, false, true, false]);
   });
 });
