@@ -105,9 +105,10 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
   const r = resolve(opts);
   const result = await withRunnerLock(client, r.schema, r.wait, () => startLocked(client, migration, r)).catch(async (err: unknown) => {
     // Another runner holds the lock: an invalid file still says why it is invalid (exit 2), as it
-    // would have if that runner were not there. Planning only reads (its trials are rolled back),
-    // and waits little for locks, so that runner-busy stays a quick answer.
-    if (err instanceof RunnerBusyError) {
+    // would have if that runner were not there — unless a migration is in progress, whose objects
+    // (shadow columns, version schema) the catalog then holds. Planning only reads (its trials are
+    // rolled back) and waits little for locks, so that runner-busy stays a quick answer.
+    if (err instanceof RunnerBusyError && !(await migrationInProgress(client, r.schema))) {
       const invalid = await plan(client, migration, { ...opts, lockRetryForMs: Math.min(r.exec.lockRetryForMs, 2_000) }).then(
         () => undefined,
         (e: unknown) => (e instanceof InvalidInputError ? e : undefined),
@@ -128,6 +129,10 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
     alreadyActive: result.alreadyActive,
     completed,
   };
+}
+
+async function migrationInProgress(client: pg.Client, schema: string): Promise<boolean> {
+  return (await stateSchemaReady(client)) && (await inProgress(client, schema)) !== undefined;
 }
 
 /** The work of start, under the runner lock. */

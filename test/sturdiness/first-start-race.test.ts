@@ -143,3 +143,17 @@ test('start plans once, on a fresh database too (the trials run once)', async ()
   await start(client, migration, { batchSize: 100 });
   assert.equal(trials.count(), perPlan, 'start on a database without the state schema plans once');
 });
+
+test('while another runner holds the lock, an invalid file still gets exit 2 (and a valid one runner-busy), nothing created', { timeout: 60_000 }, async () => {
+  const db = await freshDatabase(SETUP, dbs);
+  const holder = await db.connect('deploy-bot');
+  await holder.query(`SELECT pg_advisory_lock(${0x7a4d}, hashtext('tandem:public'))`);
+  const invalid = writeMigrationFile('r3_bad', { name: 'r3_bad', operations: [{ drop_column: { table: 'nope', column: 'x' } }] });
+  const bad = await cli(['start', invalid], db.url);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(bad.errorCode, 'table-not-found');
+  const busy = await cli(['start', file], db.url);
+  assert.equal(busy.code, 1, busy.stderr);
+  assert.equal(busy.errorCode, 'runner-busy');
+  assert.equal((await db.query(`SELECT to_regnamespace('tandem') IS NULL AS none`)).rows[0].none, true, 'no state schema');
+});
