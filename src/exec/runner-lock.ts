@@ -1,5 +1,13 @@
 import type pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RunnerBusyError } from '../errors.js';
+
+/**
+ * A runner that has just exited may still hold the lock for a moment: its backend releases it
+ * while exiting, after the client has already seen the connection close. A second runner retries
+ * for this long before it says the schema is busy (a real concurrent runner holds it far longer).
+ */
+const EXITING_HOLDER_GRACE_MS = 1_500;
 
 /** Advisory lock class for "one tandem runner per target schema". */
 const LOCK_CLASS = 0x7a4d;
@@ -13,13 +21,22 @@ export async function withRunnerLock<T>(client: pg.Client, schema: string, wait:
   if (wait) {
     await client.query(`SELECT pg_advisory_lock($1, hashtext($2))`, [LOCK_CLASS, key]);
   } else {
-    const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok`, [LOCK_CLASS, key]);
-    if (!r.rows[0]!.ok) throw new RunnerBusyError(schema, await describeHolder(client, key));
+    if (!(await tryLockWithGrace(client, key))) throw new RunnerBusyError(schema, await describeHolder(client, key));
   }
   try {
     return await fn();
   } finally {
     await client.query(`SELECT pg_advisory_unlock($1, hashtext($2))`, [LOCK_CLASS, key]).catch(() => undefined);
+  }
+}
+
+async function tryLockWithGrace(client: pg.Client, key: string): Promise<boolean> {
+  const deadline = Date.now() + EXITING_HOLDER_GRACE_MS;
+  for (;;) {
+    const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok`, [LOCK_CLASS, key]);
+    if (r.rows[0]!.ok) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
   }
 }
 
