@@ -69,7 +69,10 @@ export function generateCorpus(dir: string, count: number, seed = 42): CorpusInf
         const nn = rnd() < 0.25 ? ' NOT NULL' : '';
         sql = `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${c} ${ty}${nn}${def};`;
       } else if (r < 0.3) {
-        sql = rnd() < 0.5 ? `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${t}_${c}_idx ON ${t} (${c});` : `CREATE INDEX ${t}_${c}_idx ON ${t} USING btree (${c}, id) WHERE ${c} IS NOT NULL;`;
+        sql =
+          rnd() < 0.5
+            ? `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${t}_${c}_idx ON ${t} (${c});`
+            : `CREATE INDEX ${t}_${c}_idx ON ${t} USING btree (${c}, id) WHERE ${c} IS NOT NULL;`;
       } else if (r < 0.36) {
         sql = `ALTER TABLE ${t} ALTER COLUMN ${pick(COLUMNS)} TYPE ${pick(['bigint', 'text', 'varchar(255)', 'numeric(14,2)', 'timestamptz'])};`;
       } else if (r < 0.42) {

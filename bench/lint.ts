@@ -62,10 +62,14 @@ console.log(`corpus: ${corpus.files.length} files, ${corpus.statements} statemen
 // 2. tandem, compiled as shipped.
 const buildDir = path.join(root, '.tmp', 'bench-build');
 rmSync(buildDir, { recursive: true, force: true });
-const tsc = spawnSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', buildDir, '--declaration', 'false', '--sourceMap', 'false'], {
-  cwd: root,
-  encoding: 'utf8',
-});
+const tsc = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--outDir', buildDir, '--declaration', 'false', '--sourceMap', 'false'],
+  {
+    cwd: root,
+    encoding: 'utf8',
+  },
+);
 const tandemMain = path.join(buildDir, 'cli', 'main.js');
 if (!existsSync(tandemMain)) {
   console.error(`tsc produced no build:\n${tsc.stdout}${tsc.stderr}`);

@@ -119,7 +119,7 @@ export class ConnectionError extends TandemError {
   readonly code = 'connection-failed';
   constructor(
     message: string,
-    readonly details: { target: string; sqlstate?: string } ,
+    readonly details: { target: string; sqlstate?: string },
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -130,11 +130,11 @@ export class ConnectionError extends TandemError {
 export class RunnerBusyError extends TandemError {
   readonly exitCode = 1 as const;
   readonly code = 'runner-busy';
-  constructor(readonly schema: string, readonly holder: string) {
-    super(
-      `another tandem runner is working on schema "${schema}" (${holder}).\n` +
-        '  hint: wait for it to finish, or pass --wait to queue behind it.',
-    );
+  constructor(
+    readonly schema: string,
+    readonly holder: string,
+  ) {
+    super(`another tandem runner is working on schema "${schema}" (${holder}).\n` + '  hint: wait for it to finish, or pass --wait to queue behind it.');
   }
 }
 
@@ -221,7 +221,7 @@ export class InvalidStoredPlanError extends TandemError {
       `the stored plan of migration "${row.name}" on schema "${row.schema_name}" (tandem.migrations id ${row.id}) is not valid: ` +
         `${problems.slice(0, 3).join('; ')}${problems.length > 3 ? `; … (${problems.length} problems)` : ''}\n` +
         '  hint: it was written by another version of tandem or changed by hand; finish or roll back the migration with the version ' +
-        'of tandem that started it, or restore that row\'s plan column. Nothing was run from it.',
+        "of tandem that started it, or restore that row's plan column. Nothing was run from it.",
       options,
     );
     this.migrationId = row.id;

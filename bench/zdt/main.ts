@@ -51,13 +51,25 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-const known = new Set(
-  [
-    '--rows', '--ops', '--clients', '--think-ms', '--baseline-seconds', '--both-seconds', '--after-seconds',
-    '--min-phase-seconds', '--directions', '--no-plain', '--batch-size', '--batch-delay', '--out', '--json',
-    '--strict', '--list', '--database-url',
-  ],
-);
+const known = new Set([
+  '--rows',
+  '--ops',
+  '--clients',
+  '--think-ms',
+  '--baseline-seconds',
+  '--both-seconds',
+  '--after-seconds',
+  '--min-phase-seconds',
+  '--directions',
+  '--no-plain',
+  '--batch-size',
+  '--batch-delay',
+  '--out',
+  '--json',
+  '--strict',
+  '--list',
+  '--database-url',
+]);
 for (const a of args) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
 
 if (has('--list')) {
@@ -65,9 +77,15 @@ if (has('--list')) {
   process.exit(0);
 }
 
-const directions = value('--directions')?.split(',').map((d) => d.trim()) ?? defaultOptions.directions;
+const directions =
+  value('--directions')
+    ?.split(',')
+    .map((d) => d.trim()) ?? defaultOptions.directions;
 for (const d of directions) if (d !== 'complete' && d !== 'rollback') usage(`--directions takes complete and/or rollback, not "${d}"`);
-const ops = value('--ops')?.split(',').map((s) => s.trim()).filter(Boolean);
+const ops = value('--ops')
+  ?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const op of ops ?? []) if (!scenarios.some((s) => s.key === op)) usage(`unknown operation "${op}"; known: ${scenarios.map((s) => s.key).join(', ')}`);
 
 const options: Partial<BenchOptions> = {

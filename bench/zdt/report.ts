@@ -52,7 +52,8 @@ export function summaryTable(result: BenchResult): string {
   return lines.join('\n');
 }
 
-const phaseLabel = (p: PhaseResult) => (p.name === 'baseline' ? `baseline (${p.clients} clients)` : p.name === 'start' ? 'start + backfill' : p.name === 'both' ? 'both versions' : p.name);
+const phaseLabel = (p: PhaseResult) =>
+  p.name === 'baseline' ? `baseline (${p.clients} clients)` : p.name === 'start' ? 'start + backfill' : p.name === 'both' ? 'both versions' : p.name;
 
 export function phaseTable(result: BenchResult): string {
   const lines = [

@@ -544,9 +544,7 @@ async function runPlain(bench: Bench, scenario: Scenario): Promise<PlainResult> 
     sampler.start();
     const warm = rec.begin('warm', n);
     rec.step = 'before the plain statement';
-    conns.forEach((conn, i) =>
-      clients.launch({ client: conn, version: 'old', scenario, partition: parts[i]!, ledger, recorder: rec, thinkMs: opts.thinkMs, valid: true }),
-    );
+    conns.forEach((conn, i) => clients.launch({ client: conn, version: 'old', scenario, partition: parts[i]!, ledger, recorder: rec, thinkMs: opts.thinkMs, valid: true }));
     await sleep(500);
     const during = rec.begin('plain', n);
     rec.step = 'the plain statement';

@@ -218,9 +218,7 @@ export const scenarios: Scenario[] = [
   {
     key: 'alter_column_check',
     title: 'alter_column qty add check (qty >= 0), up: greatest(qty, 0)',
-    operations: [
-      { alter_column: { table: 'items', column: 'qty', check: { name: 'items_qty_nonneg', constraint: 'qty >= 0' }, up: 'greatest(qty, 0)', down: 'qty' } },
-    ],
+    operations: [{ alter_column: { table: 'items', column: 'qty', check: { name: 'items_qty_nonneg', constraint: 'qty >= 0' }, up: 'greatest(qty, 0)', down: 'qty' } }],
     newTable: 'items',
     finalTable: 'items',
     oldColumns,

@@ -2,13 +2,7 @@
  * The benchmark's traffic: the one traffic generator (src/traffic/workload.ts) on a scenario's
  * table. A scenario is a traffic shape over `items` whose seed rows are scenarios.ts' seedRow.
  */
-import {
-  Ledger as ShapeLedger,
-  startClient as startShapeClient,
-  type ClientSpec as ShapeClientSpec,
-  type RunningClient,
-  type TrafficShape,
-} from '../../src/traffic/workload.js';
+import { Ledger as ShapeLedger, startClient as startShapeClient, type ClientSpec as ShapeClientSpec, type RunningClient, type TrafficShape } from '../../src/traffic/workload.js';
 import { type Scenario, seedRow } from './scenarios.js';
 
 export { diffRow, LockSampler, norm, Partition, PhaseStats, Recorder, type RunningClient, type VerifyResult, verifyTable, type Version } from '../../src/traffic/workload.js';

@@ -120,10 +120,9 @@ export interface SchemaInfo {
 }
 
 export async function readSchemaInfo(client: pg.Client | pg.PoolClient, schema: string, ignoreViewSchemas: string[]): Promise<SchemaInfo> {
-  const names = await client.query<{ relname: string }>(
-    `SELECT c.relname::text AS relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`,
-    [schema],
-  );
+  const names = await client.query<{ relname: string }>(`SELECT c.relname::text AS relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1`, [
+    schema,
+  ]);
   const replica = await client.query<{ relname: string; relreplident: string; index: string | null }>(
     `SELECT c.relname::text AS relname, c.relreplident::text AS relreplident,
             (SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = c.oid AND i.indisreplident) AS index

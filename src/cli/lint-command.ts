@@ -45,7 +45,7 @@ export function registerLintCommand(program: Command): void {
     .description('check SQL migrations for statements that lock or rewrite tables or break the running version, and say the safe way')
     .argument('[paths...]', 'SQL files, directories (every .sql below) or quoted globs; - reads standard input')
     .addOption(new Option('--format <format>', 'output format (default human; json with --json)').choices(['human', 'json', 'sarif', 'github']))
-    .addOption(new Option('--pg-version <major>', 'PostgreSQL version the migrations run on (default 14, or the server\'s with --database-url)').argParser(parsePgVersion))
+    .addOption(new Option('--pg-version <major>', "PostgreSQL version the migrations run on (default 14, or the server's with --database-url)").argParser(parsePgVersion))
     .option('--config <file>', 'lint config (default: .tandemlint.json or tandem-lint.yaml in the current directory)')
     .option('--assume-in-transaction', 'each file runs inside one transaction (as many migration tools do)')
     .option('--list-rules', 'print every rule with its default severity and exit')

@@ -46,7 +46,11 @@ const program = new Command('tandem')
   .version(packageVersion(), '-V, --version', 'print the version of tandem')
   .option('--database-url <url>', 'connection string (else TANDEM_DATABASE_URL, else DATABASE_URL)')
   .option('--schema <name>', 'target schema', 'public')
-  .addOption(new Option('--lock-timeout <ms>', 'lock_timeout of each DDL statement: the longest stall tandem adds to a query').argParser(positiveInt).default(defaultExecOptions.lockTimeoutMs))
+  .addOption(
+    new Option('--lock-timeout <ms>', 'lock_timeout of each DDL statement: the longest stall tandem adds to a query')
+      .argParser(positiveInt)
+      .default(defaultExecOptions.lockTimeoutMs),
+  )
   .addOption(new Option('--lock-retry-for <ms>', 'total time a step retries on lock timeouts before giving up').argParser(positiveInt).default(defaultExecOptions.lockRetryForMs))
   .addOption(new Option('--batch-size <rows>', 'rows per backfill batch').argParser(positiveInt).default(defaultExecOptions.batchSize))
   .addOption(new Option('--batch-delay <ms>', 'pause between backfill batches').argParser(positiveInt).default(defaultExecOptions.batchDelayMs))
@@ -135,7 +139,9 @@ program
     const msg = result.alreadyActive
       ? `migration ${result.migration} is already started; version schema ${result.versionSchema}`
       : `migration ${result.migration} ${result.completed ? 'started and completed' : 'started'}; new version schema: ${result.versionSchema}\n` +
-        (result.completed ? '' : `  point the new version at it: SET search_path TO ${result.versionSchema}  (or SELECT tandem.use_version('${result.versionSchema}') per transaction)`);
+        (result.completed
+          ? ''
+          : `  point the new version at it: SET search_path TO ${result.versionSchema}  (or SELECT tandem.use_version('${result.versionSchema}') per transaction)`);
     output(msg, result);
   });
 
@@ -174,7 +180,9 @@ program
         lines.push(`  new version schema: ${a.versionSchema}; old: ${a.previousVersionSchema ?? `${s.schema} (tables)`}`);
         for (const b of a.backfill) lines.push(`  backfill ${b.table}: ${b.rowsDone} rows in ${b.batches} batches${b.done ? ', done' : ''}`);
         if (a.lastError) lines.push(`  last error: ${JSON.stringify(a.lastError)}`);
-        lines.push(`  next: ${a.next.map((c) => `tandem ${c}${c === 'start' ? ' <the same file>' : ''}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`);
+        lines.push(
+          `  next: ${a.next.map((c) => `tandem ${c}${c === 'start' ? ' <the same file>' : ''}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`,
+        );
       }
       if (s.history.length) {
         lines.push('history:');

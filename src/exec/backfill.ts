@@ -182,7 +182,12 @@ async function revisitSkipped(ctx: RunContext, step: BackfillStep, sql: KeyedSql
     let after: string[] | null = null;
     for (;;) {
       const r = await inBatchTransaction(ctx, async () => {
-        const res = await ctx.client.query<{ pending: number; updated: number; still: number; last_key: string[] | null }>(sql.revisit, [ctx.migrationId, step.table, chunk, after]);
+        const res = await ctx.client.query<{ pending: number; updated: number; still: number; last_key: string[] | null }>(sql.revisit, [
+          ctx.migrationId,
+          step.table,
+          chunk,
+          after,
+        ]);
         const row = res.rows[0]!;
         if (row.updated > 0) await addRowsDone(ctx, step, row.updated);
         return row;
@@ -300,10 +305,10 @@ async function countUnsynced(ctx: RunContext, step: BackfillStep, limit = 1_000_
  * (session_replication_role = replica, a disabled trigger) or a marker changed by hand.
  */
 async function verifyInSync(ctx: RunContext, step: BackfillStep): Promise<void> {
-  const present = await ctx.client.query(
-    `SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`,
-    [qualified(step.schema, step.table), step.markerColumn],
-  );
+  const present = await ctx.client.query(`SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, [
+    qualified(step.schema, step.table),
+    step.markerColumn,
+  ]);
   if (present.rowCount === 0) return; // the contract already ran (it drops the marker): nothing left to check
   const n = await countUnsynced(ctx, step, 1_000);
   if (n === 0) return;
@@ -324,17 +329,18 @@ function stillUnsynced(step: BackfillStep, why: string): ExecutionError {
 }
 
 async function addRowsDone(ctx: RunContext, step: BackfillStep, n: number): Promise<void> {
-  await ctx.client.query(
-    `UPDATE tandem.backfill_checkpoints SET rows_done = rows_done + $3, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
-    [ctx.migrationId, step.table, n],
-  );
+  await ctx.client.query(`UPDATE tandem.backfill_checkpoints SET rows_done = rows_done + $3, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`, [
+    ctx.migrationId,
+    step.table,
+    n,
+  ]);
 }
 
 async function markDone(ctx: RunContext, step: BackfillStep, rowsDone: number): Promise<void> {
-  await ctx.client.query(
-    `UPDATE tandem.backfill_checkpoints SET done = true, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`,
-    [ctx.migrationId, step.table],
-  );
+  await ctx.client.query(`UPDATE tandem.backfill_checkpoints SET done = true, updated_at = now() WHERE migration_id = $1 AND table_name = $2 AND slice = 0`, [
+    ctx.migrationId,
+    step.table,
+  ]);
   ctx.reporter.backfillProgress(step.table, rowsDone, step.estimatedRows, true);
 }
 

@@ -48,8 +48,7 @@ export async function retryOnLockConflict<T>(attempt: (n: number) => Promise<T>,
     } catch (err) {
       if (!isRetryable(err)) throw err;
       const failure: LockFailure = { attempt: n, waitedMs: performance.now() - began, err };
-      const spent =
-        (policy.retryForMs !== undefined && failure.waitedMs >= policy.retryForMs) || (policy.maxAttempts !== undefined && n >= policy.maxAttempts);
+      const spent = (policy.retryForMs !== undefined && failure.waitedMs >= policy.retryForMs) || (policy.maxAttempts !== undefined && n >= policy.maxAttempts);
       if (spent) throw policy.giveUp ? await policy.giveUp(failure) : err;
       await policy.onRetry?.(failure);
       const left = policy.retryForMs === undefined ? Infinity : Math.max(0, policy.retryForMs - (performance.now() - began));

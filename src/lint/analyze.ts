@@ -4,18 +4,7 @@
  * their hits into findings. Produces data only; formatters render it.
  */
 import type { Node, TypeName } from 'libpg-query';
-import {
-  as,
-  constText,
-  displayRel,
-  names,
-  normalizeTypeName,
-  relFromNames,
-  relName,
-  str,
-  type NormalType,
-  type RelName,
-} from './ast.js';
+import { as, constText, displayRel, names, normalizeTypeName, relFromNames, relName, str, type NormalType, type RelName } from './ast.js';
 import { alterCmds, notNullCheckColumn, statementFacts } from './facts.js';
 import { findIgnoreDirectives, type IgnoreDirective } from './ignores.js';
 import { isRuleId, metaRules, rulesByKind } from './rules/index.js';
@@ -423,16 +412,7 @@ export function lintText(lib: LibPgQuery, text: string, file: string, opts: Lint
   return result;
 }
 
-function toFinding(
-  src: SourceText,
-  file: string,
-  index: number,
-  s: ParsedStatement,
-  rule: Rule,
-  hit: Hit,
-  severity: Severity,
-  state: FileState,
-): Finding {
+function toFinding(src: SourceText, file: string, index: number, s: ParsedStatement, rule: Rule, hit: Hit, severity: Severity, state: FileState): Finding {
   const at = hit.location !== undefined && hit.location >= s.start && hit.location <= s.end ? hit.location : s.start;
   const pos = src.positionOfByte(at);
   const end = src.positionOfByte(s.end);

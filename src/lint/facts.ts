@@ -396,8 +396,7 @@ export function statementFacts(node: Node, file: FileView): StatementFacts {
   const ren = as(node, 'RenameStmt');
   if (ren) {
     const rel = rv(ren.relation);
-    const mode =
-      ren.renameType === 'OBJECT_INDEX' && file.pgVersion >= 12 ? LockMode.ShareUpdateExclusive : LockMode.AccessExclusive;
+    const mode = ren.renameType === 'OBJECT_INDEX' && file.pgVersion >= 12 ? LockMode.ShareUpdateExclusive : LockMode.AccessExclusive;
     lock(rel, mode);
     return finish();
   }

@@ -115,9 +115,7 @@ export interface ParsedStatement {
   end: number;
 }
 
-export type ParseOutcome =
-  | { ok: true; statements: ParsedStatement[] }
-  | { ok: false; message: string; charOffset: number };
+export type ParseOutcome = { ok: true; statements: ParsedStatement[] } | { ok: false; message: string; charOffset: number };
 
 /** Skips whitespace and comments from a character offset. */
 function skipTrivia(text: string, i: number): number {

@@ -26,8 +26,30 @@ const MAYBE_FREE = new Set(['text', 'varchar', 'numeric', 'varbit', 'timestamp',
 
 /** Built-in types no other type converts to without a rewrite. */
 const ALWAYS_REWRITE = new Set([
-  'int2', 'int4', 'int8', 'float4', 'float8', 'bool', 'uuid', 'date', 'json', 'jsonb', 'bytea', 'money', 'bpchar',
-  'bit', 'oid', 'tsvector', 'point', 'cidr', 'macaddr', 'macaddr8', 'int4range', 'int8range', 'tstzrange', 'daterange',
+  'int2',
+  'int4',
+  'int8',
+  'float4',
+  'float8',
+  'bool',
+  'uuid',
+  'date',
+  'json',
+  'jsonb',
+  'bytea',
+  'money',
+  'bpchar',
+  'bit',
+  'oid',
+  'tsvector',
+  'point',
+  'cidr',
+  'macaddr',
+  'macaddr8',
+  'int4range',
+  'int8range',
+  'tstzrange',
+  'daterange',
 ]);
 
 /** Binary-coercible pairs (pg_cast.castmethod = 'b') that matter for columns. */

@@ -6,15 +6,7 @@ import { type InputErrorCode, type InputLocation, InvalidInputError } from '../e
 import { identifierFits } from '../sql/ident.js';
 import { type DuplicateKey, findDuplicateJsonKey, findDuplicateYamlKey, linePosition } from './duplicate-keys.js';
 import { pgrollForms } from './pgroll-forms.js';
-import {
-  allOperationKinds,
-  type AnyOperationKind,
-  type Migration,
-  type Operation,
-  type OperationKind,
-  operationKinds,
-  operationSchemas,
-} from './schema.js';
+import { allOperationKinds, type AnyOperationKind, type Migration, type Operation, type OperationKind, operationKinds, operationSchemas } from './schema.js';
 import { checkMigrationFragments } from './sql-fragments.js';
 
 /**
@@ -33,9 +25,7 @@ export const MIGRATION_LIMITS = {
 type Path = ReadonlyArray<PropertyKey>;
 
 function fieldPath(issuePath: Path): string {
-  return issuePath
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-    .join('');
+  return issuePath.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
 /** Where a path into the document is: operations[i] (kind) and the field inside, or a top-level field. */
@@ -183,23 +173,17 @@ export function parseMigration(doc: unknown, file: string | undefined, fallbackN
     }
     const [kindName, body] = Object.entries(entry as Record<string, unknown>)[0]!;
     if (!(allOperationKinds as string[]).includes(kindName)) {
-      throw new InvalidInputError(
-        `unknown operation "${kindName}"`,
-        at({ operationIndex: index, operation: kindName }),
-        `known operations: ${allOperationKinds.join(', ')}`,
-        { code: 'unsupported' },
-      );
+      throw new InvalidInputError(`unknown operation "${kindName}"`, at({ operationIndex: index, operation: kindName }), `known operations: ${allOperationKinds.join(', ')}`, {
+        code: 'unsupported',
+      });
     }
     // pgroll's other spellings (empty strings for absent fields, create_index columns as names or a map).
     const result = operationSchemas[kindName as AnyOperationKind].safeParse(pgrollForms(kindName, body));
     if (!result.success) {
       const issue = result.error.issues[0]!;
-      throw new InvalidInputError(
-        describeIssue(issue),
-        at({ operationIndex: index, operation: kindName, field: fieldPath(issue.path) || kindName }),
-        undefined,
-        { code: issueCode(issue) },
-      );
+      throw new InvalidInputError(describeIssue(issue), at({ operationIndex: index, operation: kindName, field: fieldPath(issue.path) || kindName }), undefined, {
+        code: issueCode(issue),
+      });
     }
     return { kind: kindName as OperationKind, body: result.data } as Operation;
   });
@@ -319,12 +303,9 @@ export async function loadMigrationFile(file: string): Promise<Migration> {
 export function checkNames(migration: Migration): void {
   const loc = migration.file !== undefined ? { file: migration.file } : {};
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(migration.name) || !identifierFits(migration.name)) {
-    throw new InvalidInputError(
-      `migration name "${migration.name}" must be 1-63 bytes of letters, digits, "_", "-" or "."`,
-      { ...loc, field: 'name' },
-      undefined,
-      { code: identifierFits(migration.name) ? 'invalid-name' : 'name-too-long' },
-    );
+    throw new InvalidInputError(`migration name "${migration.name}" must be 1-63 bytes of letters, digits, "_", "-" or "."`, { ...loc, field: 'name' }, undefined, {
+      code: identifierFits(migration.name) ? 'invalid-name' : 'name-too-long',
+    });
   }
   if (migration.versionSchema !== undefined && !identifierFits(migration.versionSchema)) {
     throw new InvalidInputError(

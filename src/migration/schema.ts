@@ -17,7 +17,8 @@ const identifier = z
   .string()
   .min(1)
   .refine(identifierFits, {
-    error: (issue) => `"${String(issue.input)}" is ${Buffer.byteLength(String(issue.input), 'utf8')} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte limit for names (it would be truncated)`,
+    error: (issue) =>
+      `"${String(issue.input)}" is ${Buffer.byteLength(String(issue.input), 'utf8')} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte limit for names (it would be truncated)`,
     params: { code: 'name-too-long' },
   });
 
@@ -84,9 +85,7 @@ export const TableForeignKeyReference = z
   })
   .strict();
 
-export const IndexParameters = z
-  .object({ tablespace: identifier.optional(), storage_parameters: z.string().optional(), include_columns: z.array(identifier).optional() })
-  .strict();
+export const IndexParameters = z.object({ tablespace: identifier.optional(), storage_parameters: z.string().optional(), include_columns: z.array(identifier).optional() }).strict();
 
 export const TableConstraint = z
   .object({
@@ -99,10 +98,7 @@ export const TableConstraint = z
     initially_deferred: z.boolean().optional(),
     nulls_not_distinct: z.boolean().optional(),
     no_inherit: z.boolean().optional(),
-    exclude: z
-      .object({ index_method: z.string().optional(), elements: z.string().optional(), predicate: z.string().optional() })
-      .strict()
-      .optional(),
+    exclude: z.object({ index_method: z.string().optional(), elements: z.string().optional(), predicate: z.string().optional() }).strict().optional(),
     index_parameters: IndexParameters.optional(),
   })
   .strict();
@@ -152,8 +148,8 @@ export const AlterColumn = z
     check: CheckConstraint.optional(),
     unique: z.object({ name: identifier }).strict().optional(),
     references: ForeignKeyReference.optional(),
-    up: sqlExpression.optional().describe('SQL expression old -> new, evaluated over the old version\'s columns'),
-    down: sqlExpression.optional().describe('SQL expression new -> old, evaluated over the new version\'s columns'),
+    up: sqlExpression.optional().describe("SQL expression old -> new, evaluated over the old version's columns"),
+    down: sqlExpression.optional().describe("SQL expression new -> old, evaluated over the new version's columns"),
   })
   .strict();
 
@@ -164,7 +160,10 @@ export const IndexField = z
     column: identifier,
     collate: z.string().optional(),
     sort: z.enum(['ASC', 'DESC', '']).optional(),
-    opclass: z.object({ name: z.string().optional(), params: z.array(z.string()).optional() }).strict().optional(),
+    opclass: z
+      .object({ name: z.string().optional(), params: z.array(z.string()).optional() })
+      .strict()
+      .optional(),
     nulls: z.enum(['FIRST', 'LAST']).optional(),
   })
   .strict();
@@ -184,9 +183,7 @@ export const CreateIndex = z
 export const DropIndex = z.object({ name: identifier }).strict();
 export const DropTable = z.object({ name: identifier }).strict();
 export const RenameTable = z.object({ from: identifier, to: identifier }).strict();
-export const RawSql = z
-  .object({ up: z.string().min(1), down: z.string().optional(), onComplete: z.boolean().optional() })
-  .strict();
+export const RawSql = z.object({ up: z.string().min(1), down: z.string().optional(), onComplete: z.boolean().optional() }).strict();
 
 export const CreateConstraint = z
   .object({
@@ -203,15 +200,16 @@ export const CreateConstraint = z
   })
   .strict();
 
-export const DropConstraint = z
-  .object({ table: identifier, name: identifier, up: z.string().optional(), down: z.string().optional() })
-  .strict();
-export const DropMultiColumnConstraint = z
-  .object({ table: identifier, name: identifier, up: multiColumnSql.optional(), down: multiColumnSql })
-  .strict();
+export const DropConstraint = z.object({ table: identifier, name: identifier, up: z.string().optional(), down: z.string().optional() }).strict();
+export const DropMultiColumnConstraint = z.object({ table: identifier, name: identifier, up: multiColumnSql.optional(), down: multiColumnSql }).strict();
 export const RenameConstraint = z.object({ table: identifier, from: identifier, to: identifier }).strict();
 export const SetReplicaIdentity = z
-  .object({ table: identifier, identity: z.object({ type: z.string().min(1), index: z.string().refine(identifierFits, { error: 'over PostgreSQL\'s 63-byte limit for names', params: { code: 'name-too-long' } }) }).strict() })
+  .object({
+    table: identifier,
+    identity: z
+      .object({ type: z.string().min(1), index: z.string().refine(identifierFits, { error: "over PostgreSQL's 63-byte limit for names", params: { code: 'name-too-long' } }) })
+      .strict(),
+  })
   .strict();
 
 /** Every operation of pgroll's format, keyed by its pgroll name. */
@@ -243,11 +241,7 @@ export type OperationBody<K extends OperationKind> = z.infer<(typeof operationSc
 export type Operation = { [K in OperationKind]: { kind: K; body: OperationBody<K> } }[OperationKind];
 
 const operationEntry = z.union(
-  allOperationKinds.map((kind) => z.object({ [kind]: operationSchemas[kind] }).strict()) as unknown as [
-    z.ZodTypeAny,
-    z.ZodTypeAny,
-    ...z.ZodTypeAny[],
-  ],
+  allOperationKinds.map((kind) => z.object({ [kind]: operationSchemas[kind] }).strict()) as unknown as [z.ZodTypeAny, z.ZodTypeAny, ...z.ZodTypeAny[]],
 );
 
 export const MigrationFile = z

@@ -30,7 +30,6 @@ function storage(at: At, field: string, params: { storage_parameters?: string | 
   if (params?.storage_parameters !== undefined) renderStorageParameters(params.storage_parameters, at(field));
 }
 
-
 function column(at: At, base: string, c: ColumnDef): void {
   checkTypeFragment(c.type, at(`${base}.type`));
   expression(at, `${base}.default`, c.default, 'default');

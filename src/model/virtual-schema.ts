@@ -48,9 +48,7 @@ export class VirtualSchema {
       for (const i of t.indexes) i.columns.forEach((c) => usedByIndex.add(c));
       for (const c of t.constraints) if (c.type !== 'n') c.columns.forEach((col) => usedByIndex.add(col));
       const notNull = new Set(t.columns.filter((c) => c.notNull).map((c) => c.name));
-      const uniqueKey = t.indexes.find(
-        (i) => i.unique && i.valid && !i.partial && !i.expression && i.columns.every((c) => notNull.has(c)),
-      );
+      const uniqueKey = t.indexes.find((i) => i.unique && i.valid && !i.partial && !i.expression && i.columns.every((c) => notNull.has(c)));
       vs.tables.set(t.name, {
         name: t.name,
         physical: t.name,
@@ -62,7 +60,13 @@ export class VirtualSchema {
           nullable: !c.notNull,
           default: c.default,
           indexed: usedByIndex.has(c.name),
-          ...(c.identity ? { generatedBy: 'identity' as const } : c.generated ? { generatedBy: 'expression' as const } : /^nextval\(/.test(c.default ?? '') ? { generatedBy: 'sequence' as const } : {}),
+          ...(c.identity
+            ? { generatedBy: 'identity' as const }
+            : c.generated
+              ? { generatedBy: 'expression' as const }
+              : /^nextval\(/.test(c.default ?? '')
+                ? { generatedBy: 'sequence' as const }
+                : {}),
         })),
         primaryKey: t.primaryKey,
         uniqueNotNullKey: uniqueKey?.columns ?? [],

@@ -106,7 +106,13 @@ export const addColumn: OperationHandler<'add_column', Resolved> = {
     if (col.check) actions.push(alterTable(r.schema, r.table, `ADD ${checkClause(col.check)} NOT VALID`, 'ACCESS EXCLUSIVE', 'add check (not valid)'));
     if (col.references) {
       actions.push(
-        alterTable(r.schema, r.table, `ADD ${referencesClause(r.schema, col.references).replace('REFERENCES', `FOREIGN KEY (${name}) REFERENCES`)} NOT VALID`, 'SHARE ROW EXCLUSIVE', 'add foreign key (not valid)'),
+        alterTable(
+          r.schema,
+          r.table,
+          `ADD ${referencesClause(r.schema, col.references).replace('REFERENCES', `FOREIGN KEY (${name}) REFERENCES`)} NOT VALID`,
+          'SHARE ROW EXCLUSIVE',
+          'add foreign key (not valid)',
+        ),
       );
     }
     if (col.comment !== undefined && col.comment !== null) {
@@ -160,7 +166,9 @@ function addToNewTable(ctx: OpContext, table: VTable, col: ColumnDef, up: string
   if (col.check) ctx.checkCondition(col.check.constraint, table.name, 'column.check.constraint');
   if (col.references) requireReferencedKey(ctx, col.references.table, [col.references.column], 'column.references', () => 'column.references.column');
   const ref = qualified(ctx.schema, table.physical);
-  const statements = [{ sql: `ALTER TABLE ${ref} ADD COLUMN ${columnDefinition(ctx.schema, col, { withDefault: true, withNotNull: !col.pk })}`, description: `add column ${col.name}` }];
+  const statements = [
+    { sql: `ALTER TABLE ${ref} ADD COLUMN ${columnDefinition(ctx.schema, col, { withDefault: true, withNotNull: !col.pk })}`, description: `add column ${col.name}` },
+  ];
   if (col.pk) statements.push({ sql: `ALTER TABLE ${ref} ADD PRIMARY KEY (${ident(col.name)})`, description: `primary key (${col.name})` });
   if (col.comment !== undefined && col.comment !== null) {
     statements.push({ sql: `COMMENT ON COLUMN ${ref}.${ident(col.name)} IS ${literal(col.comment)}`, description: `comment on ${col.name}` });
@@ -176,5 +184,8 @@ function addToNewTable(ctx: OpContext, table: VTable, col: ColumnDef, up: string
     touchedBy: ctx.index,
   });
   if (col.pk) table.primaryKey = [col.name];
-  return directChange(ctx, table, statements, 'column', { references: col.references ? [col.references.table] : [], ...(col.references ? { constraint: col.references.name } : {}) });
+  return directChange(ctx, table, statements, 'column', {
+    references: col.references ? [col.references.table] : [],
+    ...(col.references ? { constraint: col.references.name } : {}),
+  });
 }

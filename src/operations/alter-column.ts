@@ -51,7 +51,10 @@ export const alterColumn: OperationHandler<'alter_column', Resolved> = {
     if (!needsShadow) {
       // pgroll's format asks for up/down on every alter_column: accepted, and unused here.
       if (body.up !== undefined || body.down !== undefined) {
-        ctx.warn(`${body.up !== undefined ? 'up' : 'down'} ignored: a ${body.name !== undefined ? 'rename' : 'comment change'} needs no conversion`, body.up !== undefined ? 'up' : 'down');
+        ctx.warn(
+          `${body.up !== undefined ? 'up' : 'down'} ignored: a ${body.name !== undefined ? 'rename' : 'comment change'} needs no conversion`,
+          body.up !== undefined ? 'up' : 'down',
+        );
       }
       const original = ctx.catalog.get(table.physical)?.columns.find((c) => c.name === column.physical);
       const inPlace: InPlace = { schema: ctx.schema, table: table.physical, physical: column.physical, model: { table, column } };
@@ -169,7 +172,8 @@ function alterOnNewTable(ctx: OpContext, table: VTable, column: VColumn, body: O
   if (body.nullable !== undefined) alter(`ALTER COLUMN ${col} ${body.nullable ? 'DROP' : 'SET'} NOT NULL`, `${body.nullable ? 'drop' : 'set'} NOT NULL on ${column.name}`);
   if (body.check) alter(`ADD ${checkClause(body.check)}`, `check ${body.check.name}`);
   if (body.unique) alter(`ADD CONSTRAINT ${ident(body.unique.name)} UNIQUE (${col})`, `unique ${body.unique.name}`);
-  if (body.references) alter(`ADD ${referencesClause(ctx.schema, body.references).replace('REFERENCES', `FOREIGN KEY (${col}) REFERENCES`)}`, `foreign key ${body.references.name}`);
+  if (body.references)
+    alter(`ADD ${referencesClause(ctx.schema, body.references).replace('REFERENCES', `FOREIGN KEY (${col}) REFERENCES`)}`, `foreign key ${body.references.name}`);
   if (body.comment !== undefined) {
     statements.push({ sql: `COMMENT ON COLUMN ${ref}.${col} IS ${body.comment === null ? 'NULL' : literal(body.comment)}`, description: `comment on ${column.name}` });
   }
@@ -182,5 +186,8 @@ function alterOnNewTable(ctx: OpContext, table: VTable, column: VColumn, body: O
     table.primaryKey = table.primaryKey.map((k) => (k === column.physical ? body.name! : k));
     column.name = column.physical = body.name;
   }
-  return directChange(ctx, table, statements, changes[0]!, { references: body.references ? [body.references.table] : [], ...(body.references ? { constraint: body.references.name } : {}) });
+  return directChange(ctx, table, statements, changes[0]!, {
+    references: body.references ? [body.references.table] : [],
+    ...(body.references ? { constraint: body.references.name } : {}),
+  });
 }

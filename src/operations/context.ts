@@ -164,7 +164,12 @@ export class OpContext {
   readonly warnings: string[] = [];
 
   warn(message: string, field?: string): void {
-    const where = formatLocation({ ...(this.file !== undefined ? { file: this.file } : {}), operationIndex: this.index, operation: this.operation, ...(field !== undefined ? { field } : {}) });
+    const where = formatLocation({
+      ...(this.file !== undefined ? { file: this.file } : {}),
+      operationIndex: this.index,
+      operation: this.operation,
+      ...(field !== undefined ? { field } : {}),
+    });
     this.warnings.push(`${where}: ${message}`);
   }
 
@@ -218,12 +223,7 @@ export class OpContext {
   requireColumn(table: VTable, name: string, field = 'column'): VColumn {
     const c = findColumn(table, name);
     if (!c) {
-      this.fail(
-        `column "${name}" does not exist in table "${table.name}"`,
-        field,
-        `columns: ${table.columns.map((col) => col.name).join(', ')}`,
-        'column-not-found',
-      );
+      this.fail(`column "${name}" does not exist in table "${table.name}"`, field, `columns: ${table.columns.map((col) => col.name).join(', ')}`, 'column-not-found');
     }
     return c;
   }
@@ -244,11 +244,7 @@ export class OpContext {
    */
   claimColumn(table: VTable, column: VColumn, field: string): void {
     if (table.createdByMigration) {
-      this.fail(
-        `column "${column.name}" belongs to table "${table.name}", which this migration creates`,
-        field,
-        'define the column as wanted in create_table',
-      );
+      this.fail(`column "${column.name}" belongs to table "${table.name}", which this migration creates`, field, 'define the column as wanted in create_table');
     }
     this.touch(table);
   }

@@ -118,7 +118,15 @@ export const createConstraint: OperationHandler<'create_constraint', Resolved | 
     if (b.type === 'check' || b.type === 'foreign_key') actions.push(validateConstraint(r.schema, r.table, b.name));
     else {
       const kind = b.type === 'unique' ? 'UNIQUE' : 'PRIMARY KEY';
-      actions.push(alterTable(r.schema, r.table, `ADD CONSTRAINT ${ident(b.name)} ${kind} USING INDEX ${ident(indexName(b.name))}`, 'ACCESS EXCLUSIVE', `${kind.toLowerCase()} ${b.name} from its index`));
+      actions.push(
+        alterTable(
+          r.schema,
+          r.table,
+          `ADD CONSTRAINT ${ident(b.name)} ${kind} USING INDEX ${ident(indexName(b.name))}`,
+          'ACCESS EXCLUSIVE',
+          `${kind.toLowerCase()} ${b.name} from its index`,
+        ),
+      );
     }
     return actions;
   },

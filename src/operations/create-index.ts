@@ -66,7 +66,14 @@ export const createIndex: OperationHandler<'create_index', Resolved | DirectChan
       table,
       method: body.method ?? 'btree',
       unique: body.unique === true,
-      elements: safeBody.columns.map((f, i) => ({ column: columns[i]!, collate: f.collate, opclass: f.opclass?.name, opclassParams: f.opclass?.params?.[0], sort: f.sort, nulls: f.nulls })),
+      elements: safeBody.columns.map((f, i) => ({
+        column: columns[i]!,
+        collate: f.collate,
+        opclass: f.opclass?.name,
+        opclassParams: f.opclass?.params?.[0],
+        sort: f.sort,
+        nulls: f.nulls,
+      })),
       storageParameters: safeBody.storage_parameters,
       predicate: body.predicate,
     });

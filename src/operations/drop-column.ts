@@ -27,7 +27,7 @@ export const dropColumn: OperationHandler<'drop_column', Resolved> = {
       ctx.fail(
         `column "${column.name}" is NOT NULL without a default: rows inserted by the new version would be rejected`,
         'down',
-        'give `down`, an SQL expression over the new version\'s columns that fills the column for the old version',
+        "give `down`, an SQL expression over the new version's columns that fills the column for the old version",
       );
     }
     table.columns = table.columns.filter((c) => c !== column);

@@ -18,7 +18,13 @@ interface Resolved {
  * `down` maps its values into ones the old version's still-constrained columns accept. Complete
  * swaps the shadows in, which drops the constraint with the old columns.
  */
-function dropOn(ctx: OpContext, tableName: string, name: string, up: (column: string) => string | undefined, down: (column: string) => string | undefined): Resolved | DirectChange {
+function dropOn(
+  ctx: OpContext,
+  tableName: string,
+  name: string,
+  up: (column: string) => string | undefined,
+  down: (column: string) => string | undefined,
+): Resolved | DirectChange {
   const table = ctx.requireTable(tableName);
   if (table.createdByMigration) {
     // No old version writes the table: dropped right away (the trial says if the constraint is there).
@@ -63,14 +69,26 @@ const phases = {
 
 export const dropConstraint: OperationHandler<'drop_constraint', Resolved | DirectChange> = {
   validate(body: OperationBody<'drop_constraint'>, ctx: OpContext) {
-    return dropOn(ctx, body.table, body.name, () => body.up, () => body.down);
+    return dropOn(
+      ctx,
+      body.table,
+      body.name,
+      () => body.up,
+      () => body.down,
+    );
   },
   ...phases,
 };
 
 export const dropMultiColumnConstraint: OperationHandler<'drop_multicolumn_constraint', Resolved | DirectChange> = {
   validate(body: OperationBody<'drop_multicolumn_constraint'>, ctx: OpContext) {
-    return dropOn(ctx, body.table, body.name, (c) => body.up?.[c], (c) => body.down[c]);
+    return dropOn(
+      ctx,
+      body.table,
+      body.name,
+      (c) => body.up?.[c],
+      (c) => body.down[c],
+    );
   },
   ...phases,
 };

@@ -39,10 +39,16 @@ function referencedTable(ctx: OpContext, name: string): { columns: string[]; key
 export function requireReferencedKey(ctx: OpContext, table: string, columns: string[], field: string, columnField: (i: number) => string): void {
   const target = referencedTable(ctx, table);
   if (!target) {
-    ctx.fail(`the referenced table "${table}" does not exist in schema "${ctx.schema}"`, `${field}.table`, 'create it first (in this migration or an earlier one)', 'referenced-table-not-found');
+    ctx.fail(
+      `the referenced table "${table}" does not exist in schema "${ctx.schema}"`,
+      `${field}.table`,
+      'create it first (in this migration or an earlier one)',
+      'referenced-table-not-found',
+    );
   }
   columns.forEach((c, i) => {
-    if (!target.columns.includes(c)) ctx.fail(`column "${c}" does not exist in the referenced table "${table}"`, columnField(i), `columns: ${target.columns.join(', ')}`, 'column-not-found');
+    if (!target.columns.includes(c))
+      ctx.fail(`column "${c}" does not exist in the referenced table "${table}"`, columnField(i), `columns: ${target.columns.join(', ')}`, 'column-not-found');
   });
   if (!target.keys.some((k) => sameSet(k, columns))) {
     ctx.fail(
@@ -94,7 +100,14 @@ export interface IndexTrial {
   method: string;
   unique: boolean;
   /** Physical column, collation, operator class (with its parameters already rendered safe), sort, nulls. */
-  elements: { column: string; collate?: string | undefined; opclass?: string | undefined; opclassParams?: string | undefined; sort?: string | undefined; nulls?: string | undefined }[];
+  elements: {
+    column: string;
+    collate?: string | undefined;
+    opclass?: string | undefined;
+    opclassParams?: string | undefined;
+    sort?: string | undefined;
+    nulls?: string | undefined;
+  }[];
   storageParameters?: string | undefined;
   predicate?: string | undefined;
 }
@@ -118,7 +131,8 @@ export function pushIndexTrials(ctx: OpContext, index: IndexTrial): void {
   if (index.predicate !== undefined) checkExpressionFragment(index.predicate, 'predicate', ctx.at('predicate'));
   const base = { scope: 'none' as const, operationIndex: ctx.index, operation: ctx.operation };
   const group = `index-trial-${ctx.index}`;
-  const push = (field: string, sql: string, extra: Partial<Parameters<OpContext['checks']['push']>[0]> = {}) => ctx.checks.push({ ...base, kind: 'statement', sql, field, group, ...extra });
+  const push = (field: string, sql: string, extra: Partial<Parameters<OpContext['checks']['push']>[0]> = {}) =>
+    ctx.checks.push({ ...base, kind: 'statement', sql, field, group, ...extra });
   index.elements.forEach((e, i) => {
     if (e.collate) {
       push(`columns[${i}].collate`, 'SELECT to_regcollation($1) IS NOT NULL AS found', {
@@ -134,7 +148,11 @@ export function pushIndexTrials(ctx: OpContext, index: IndexTrial): void {
         {
           kind: 'lookup',
           params: [e.opclass, index.method],
-          missing: { problem: `operator class "${e.opclass}" does not exist for index method "${index.method}"`, code: 'opclass-not-found', hint: `SELECT opcname FROM pg_opclass JOIN pg_am ON pg_am.oid = opcmethod WHERE amname = '${index.method}' lists them` },
+          missing: {
+            problem: `operator class "${e.opclass}" does not exist for index method "${index.method}"`,
+            code: 'opclass-not-found',
+            hint: `SELECT opcname FROM pg_opclass JOIN pg_am ON pg_am.oid = opcmethod WHERE amname = '${index.method}' lists them`,
+          },
         },
       );
     }
@@ -149,7 +167,10 @@ export function pushIndexTrials(ctx: OpContext, index: IndexTrial): void {
     if (e.collate || e.opclass) push(`columns[${i}]`, create([e]), { classify: invalid });
   });
   push('columns', create(index.elements), { classify: invalid });
-  if (index.storageParameters) push('storage_parameters', create(index.elements, ` WITH (${index.storageParameters})`), { classify: (_, message) => ({ code: 'invalid-storage-parameter', problem: `invalid storage parameters: ${message}` }) });
+  if (index.storageParameters)
+    push('storage_parameters', create(index.elements, ` WITH (${index.storageParameters})`), {
+      classify: (_, message) => ({ code: 'invalid-storage-parameter', problem: `invalid storage parameters: ${message}` }),
+    });
   if (index.predicate !== undefined) {
     push('predicate', create(index.elements, ` WHERE (${index.predicate})`), {
       classify: (sqlstate, message) =>

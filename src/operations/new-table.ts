@@ -37,7 +37,13 @@ export function directChange(
   opts: { references?: string[]; constraint?: string } = {},
 ): DirectChange {
   const ref = qualified(ctx.schema, table.physical);
-  const direct: Action[] = statements.map((s) => ({ sql: s.sql, lock: 'ACCESS EXCLUSIVE', table: ref, transactional: true, description: `${s.description} (table created by this migration)` }));
+  const direct: Action[] = statements.map((s) => ({
+    sql: s.sql,
+    lock: 'ACCESS EXCLUSIVE',
+    table: ref,
+    transactional: true,
+    description: `${s.description} (table created by this migration)`,
+  }));
   for (const action of direct) {
     ctx.checks.push({ kind: 'statement', sql: action.sql, scope: 'none', operationIndex: ctx.index, operation: ctx.operation, field });
   }

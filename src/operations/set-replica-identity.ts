@@ -27,10 +27,7 @@ export const setReplicaIdentity: OperationHandler<'set_replica_identity', Resolv
       const cat = ctx.catalog.get(table.physical);
       const idx = cat?.indexes.find((i) => i.name === body.identity.index);
       if (idx && (!idx.unique || idx.partial || idx.expression || !idx.valid || idx.columns.some((c) => !cat!.columns.find((col) => col.name === c)?.notNull))) {
-        ctx.fail(
-          `index "${idx.name}" cannot be a replica identity: it must be a valid unique index, not partial, not on expressions, over NOT NULL columns`,
-          'identity.index',
-        );
+        ctx.fail(`index "${idx.name}" cannot be a replica identity: it must be a valid unique index, not partial, not on expressions, over NOT NULL columns`, 'identity.index');
       }
     }
     const prev = ctx.replicaIdentityOf(table.physical);

@@ -216,7 +216,13 @@ function shadowStart(p: ShadowPlan): Action[] {
   const concurrent = concurrentBuild(p.schema, p.table);
   if (p.unique) {
     const temp = fitName(`_tandem_${p.unique.name}`);
-    actions.push(concurrent(temp, `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(temp)} ON ${qualified(p.schema, p.table)} (${s})`, `unique index for ${p.unique.name}, concurrently`));
+    actions.push(
+      concurrent(
+        temp,
+        `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${ident(temp)} ON ${qualified(p.schema, p.table)} (${s})`,
+        `unique index for ${p.unique.name}, concurrently`,
+      ),
+    );
   }
   return actions;
 }
@@ -276,8 +282,10 @@ export function duplicatesComplete(schema: string, table: string, dups: Duplicat
   const actions: Action[] = [];
   for (const d of dups) if (d.kind === 'check' || d.kind === 'foreign-key') actions.push(validateConstraint(schema, table, d.temporary));
   for (const d of dups) {
-    if (d.kind === 'index') actions.push({ ...t('', ''), sql: `ALTER INDEX ${qualified(schema, d.temporary)} RENAME TO ${ident(d.name)}`, description: `index ${d.name} back under its name` });
-    if (d.kind === 'unique-constraint') actions.push(t(`ADD CONSTRAINT ${ident(d.name)} UNIQUE USING INDEX ${ident(d.temporary)}`, `unique constraint ${d.name} from its copied index`));
+    if (d.kind === 'index')
+      actions.push({ ...t('', ''), sql: `ALTER INDEX ${qualified(schema, d.temporary)} RENAME TO ${ident(d.name)}`, description: `index ${d.name} back under its name` });
+    if (d.kind === 'unique-constraint')
+      actions.push(t(`ADD CONSTRAINT ${ident(d.name)} UNIQUE USING INDEX ${ident(d.temporary)}`, `unique constraint ${d.name} from its copied index`));
     if (d.kind === 'check' || d.kind === 'foreign-key') actions.push(t(`RENAME CONSTRAINT ${ident(d.temporary)} TO ${ident(d.name)}`, `constraint ${d.name} back under its name`));
   }
   return actions;

@@ -24,7 +24,10 @@ import type { Action, BackfillStep, SqlStep, Step } from './types.js';
  * steps out; the same input always gives the same output.
  */
 export function orderCompleteSteps(plan: { start: readonly Step[]; complete: readonly Step[] }): Step[] {
-  const verifications = plan.start.filter(isBackfill).filter((b) => !b.verifyOnly).map(verificationOf);
+  const verifications = plan.start
+    .filter(isBackfill)
+    .filter((b) => !b.verifyOnly)
+    .map(verificationOf);
   const checks: Step[] = [];
   const contract: SqlStep[] = [];
   const cleanup: Step[] = [];

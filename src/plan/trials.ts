@@ -75,7 +75,8 @@ function trialCode(check: DeferredCheck, sqlstate: string | undefined, message: 
   const perRow = 'it is evaluated for one row at a time';
   if (sqlstate === '42803') return { code: 'aggregate-not-allowed', problem: `an aggregate function is not allowed here: ${perRow}` };
   if (sqlstate === '42P20') return { code: 'window-not-allowed', problem: `a window function is not allowed here: ${perRow}` };
-  if (sqlstate === '0A000' && /set-returning/i.test(message)) return { code: 'set-returning-not-allowed', problem: `a set-returning function is not allowed here: ${perRow}, to one value` };
+  if (sqlstate === '0A000' && /set-returning/i.test(message))
+    return { code: 'set-returning-not-allowed', problem: `a set-returning function is not allowed here: ${perRow}, to one value` };
   if (check.kind === 'condition' && sqlstate === '42804') return { code: 'not-boolean' };
   return { code: check.kind === 'statement' ? 'invalid-input' : 'invalid-sql' };
 }
@@ -94,8 +95,8 @@ function trialProblem(check: DeferredCheck): string {
 }
 
 function trialHint(check: DeferredCheck): string | undefined {
-  if (check.scope === 'old') return 'up is evaluated over the old version\'s columns';
-  if (check.scope === 'new' && check.kind === 'expression') return 'down is evaluated over the new version\'s columns';
+  if (check.scope === 'old') return "up is evaluated over the old version's columns";
+  if (check.scope === 'new' && check.kind === 'expression') return "down is evaluated over the new version's columns";
   if (check.kind === 'condition') return 'a check is a boolean expression over the columns of its table';
   return undefined;
 }
@@ -128,7 +129,12 @@ async function runChecks(client: pg.Client, checks: DeferredCheck[], fileLoc: { 
           continue;
         }
         const { code, field, problem } = trialCode(check, e.code, e.message);
-        throw new InvalidInputError(problem ?? `${trialProblem(check)}: ${e.message}${positionInFragment(check, trial, e.position)}`, { ...at, ...(field !== undefined ? { field } : {}) }, trialHint(check), { cause: err, code });
+        throw new InvalidInputError(
+          problem ?? `${trialProblem(check)}: ${e.message}${positionInFragment(check, trial, e.position)}`,
+          { ...at, ...(field !== undefined ? { field } : {}) },
+          trialHint(check),
+          { cause: err, code },
+        );
       }
       if (!found && check.missing) throw new InvalidInputError(check.missing.problem, at, check.missing.hint, { code: check.missing.code });
     }

@@ -154,13 +154,23 @@ export function parseExpressionFragment(sql: string, at: InputLocation): Node {
   const tree = parseWrapped(`${prefix}${sql})`, sql, prefix.length, at, 'expression', 'invalid-sql');
   const expr = soleSelectTarget(tree);
   if (!expr || !parenthesesBalanced(sql)) {
-    refuse('this is not one SQL expression: it would change the statement it is put into', at, sql, 'invalid-sql', 'give a single expression, e.g. "lower(email)"; parentheses must balance');
+    refuse(
+      'this is not one SQL expression: it would change the statement it is put into',
+      at,
+      sql,
+      'invalid-sql',
+      'give a single expression, e.g. "lower(email)"; parentheses must balance',
+    );
   }
   return expr;
 }
 
 /** The first node below `root` for which `match` holds; subtrees under `skip` kinds are not entered. */
-function findNode(root: unknown, match: (kind: string, value: Record<string, unknown>) => boolean, skip: string[] = []): { kind: string; value: Record<string, unknown> } | undefined {
+function findNode(
+  root: unknown,
+  match: (kind: string, value: Record<string, unknown>) => boolean,
+  skip: string[] = [],
+): { kind: string; value: Record<string, unknown> } | undefined {
   if (root === null || typeof root !== 'object') return undefined;
   if (Array.isArray(root)) {
     for (const item of root) {
@@ -181,16 +191,16 @@ function findNode(root: unknown, match: (kind: string, value: Record<string, unk
 }
 
 function funcName(fc: Record<string, unknown>): string {
-  return ((fc['funcname'] as Node[] | undefined) ?? [])
-    .map((n) => (payload(n, 'String')?.['sval'] as string | undefined) ?? '')
-    .join('.');
+  return ((fc['funcname'] as Node[] | undefined) ?? []).map((n) => (payload(n, 'String')?.['sval'] as string | undefined) ?? '').join('.');
 }
 
 /** A call written as an aggregate (`count(*)`, `DISTINCT`, `ORDER BY`, `FILTER`) or a window (`OVER`). */
 function aggregateSyntax(expr: Node): { name: string; window: boolean } | undefined {
   const found = findNode(
     expr,
-    (kind, v) => kind === 'GroupingFunc' || (kind === 'FuncCall' && ['agg_star', 'agg_distinct', 'agg_order', 'agg_filter', 'agg_within_group', 'over'].some((k) => v[k] !== undefined && v[k] !== false)),
+    (kind, v) =>
+      kind === 'GroupingFunc' ||
+      (kind === 'FuncCall' && ['agg_star', 'agg_distinct', 'agg_order', 'agg_filter', 'agg_within_group', 'over'].some((k) => v[k] !== undefined && v[k] !== false)),
     ['SubLink'],
   );
   if (!found) return undefined;
@@ -233,10 +243,16 @@ function renderParameterValue(arg: Node | undefined, at: InputLocation, text: st
   const float = payload(arg, 'Float');
   if (float && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(String(float['fval']))) return String(float['fval']);
   const string = payload(arg, 'String');
-  if (string) return literal(String(string['sval'] ?? ''));
+  if (string) return literal(typeof string['sval'] === 'string' ? string['sval'] : '');
   const bool = payload(arg, 'Boolean');
   if (bool) return bool['boolval'] ? 'true' : 'false';
-  return refuse(`storage parameter values must be numbers, words or quoted strings: "${text}"`, at, text, 'invalid-storage-parameter', 'e.g. "fillfactor = 70, autovacuum_enabled = false"');
+  return refuse(
+    `storage parameter values must be numbers, words or quoted strings: "${text}"`,
+    at,
+    text,
+    'invalid-storage-parameter',
+    'e.g. "fillfactor = 70, autovacuum_enabled = false"',
+  );
 }
 
 /**
@@ -257,7 +273,8 @@ export function renderStorageParameters(text: string, at: InputLocation): string
   return items
     .map((item) => {
       const def = payload(item, 'DefElem')!;
-      const name = `${def['defnamespace'] ? `${ident(String(def['defnamespace']))}.` : ''}${ident(String(def['defname']))}`;
+      const namespace = typeof def['defnamespace'] === 'string' ? def['defnamespace'] : '';
+      const name = `${namespace ? `${ident(namespace)}.` : ''}${ident(String(def['defname']))}`;
       const value = renderParameterValue(def['arg'] as Node | undefined, at, text);
       return value === undefined ? name : `${name} = ${value}`;
     })
@@ -284,6 +301,11 @@ export function checkExclusionElements(elements: string, at: InputLocation): voi
   const create = tree.stmts?.length === 1 ? payload(tree.stmts[0]!.stmt, 'CreateStmt') : undefined;
   const elts = (create?.['tableElts'] as Node[] | undefined) ?? [];
   const constraint = elts.length === 1 ? payload(elts[0], 'Constraint') : undefined;
-  const ok = constraint?.['contype'] === 'CONSTR_EXCLUSION' && constraint['where_clause'] === undefined && constraint['options'] === undefined && parenthesesBalanced(elements) && !hasComment(elements);
+  const ok =
+    constraint?.['contype'] === 'CONSTR_EXCLUSION' &&
+    constraint['where_clause'] === undefined &&
+    constraint['options'] === undefined &&
+    parenthesesBalanced(elements) &&
+    !hasComment(elements);
   if (!ok) refuse(`"${elements}" is not a list of exclusion elements`, at, elements, 'invalid-sql', 'e.g. "room WITH =, during WITH &&"; the predicate goes in exclude.predicate');
 }

@@ -5,30 +5,14 @@
  */
 
 /** In PostgreSQL's own order (lmgr numbering 1–8): weakest first. */
-export const TABLE_LOCK_MODES = [
-  'ACCESS SHARE',
-  'ROW SHARE',
-  'ROW EXCLUSIVE',
-  'SHARE UPDATE EXCLUSIVE',
-  'SHARE',
-  'SHARE ROW EXCLUSIVE',
-  'EXCLUSIVE',
-  'ACCESS EXCLUSIVE',
-] as const;
+export const TABLE_LOCK_MODES = ['ACCESS SHARE', 'ROW SHARE', 'ROW EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'] as const;
 
 /** A mode by its SQL name (LOCK TABLE … IN <name> MODE). */
 export type TableLockMode = (typeof TABLE_LOCK_MODES)[number];
 
 /** A mode by its pg_locks name. */
 export type PgLocksMode =
-  | 'AccessShareLock'
-  | 'RowShareLock'
-  | 'RowExclusiveLock'
-  | 'ShareUpdateExclusiveLock'
-  | 'ShareLock'
-  | 'ShareRowExclusiveLock'
-  | 'ExclusiveLock'
-  | 'AccessExclusiveLock';
+  'AccessShareLock' | 'RowShareLock' | 'RowExclusiveLock' | 'ShareUpdateExclusiveLock' | 'ShareLock' | 'ShareRowExclusiveLock' | 'ExclusiveLock' | 'AccessExclusiveLock';
 
 export interface LockModeInfo {
   name: TableLockMode;

@@ -76,18 +76,12 @@ export async function stateSchemaReady(client: Db): Promise<boolean> {
 }
 
 export async function inProgress(client: Db, schema: string): Promise<MigrationRow | undefined> {
-  const r = await client.query<MigrationRow>(
-    `SELECT * FROM tandem.migrations WHERE schema_name = $1 AND phase NOT IN ('completed', 'rolled_back')`,
-    [schema],
-  );
+  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 AND phase NOT IN ('completed', 'rolled_back')`, [schema]);
   return r.rows[0] && withCheckedPlan(r.rows[0]);
 }
 
 export async function findByName(client: Db, schema: string, name: string): Promise<MigrationRow | undefined> {
-  const r = await client.query<MigrationRow>(
-    `SELECT * FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`,
-    [schema, name],
-  );
+  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`, [schema, name]);
   return r.rows[0] && withCheckedPlan(r.rows[0]);
 }
 
@@ -147,10 +141,7 @@ export async function latestVersionSchema(client: Db, schema: string): Promise<s
 }
 
 export async function history(client: Db, schema: string, limit = 20): Promise<MigrationRow[]> {
-  const r = await client.query<MigrationRow>(
-    `SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`,
-    [schema, limit],
-  );
+  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`, [schema, limit]);
   return r.rows.map(withCheckedPlan);
 }
 
@@ -182,10 +173,7 @@ export async function doneSteps(client: Db, id: string, phase: Phase): Promise<S
 
 /** Called inside the step's own transaction, so a step and its record commit together. */
 export async function recordStep(client: Db, id: string, phase: Phase, index: number, stepId: string, attempts: number): Promise<void> {
-  await client.query(
-    `INSERT INTO tandem.steps (migration_id, phase, step_index, step_id, attempts) VALUES ($1, $2, $3, $4, $5)`,
-    [id, phase, index, stepId, attempts],
-  );
+  await client.query(`INSERT INTO tandem.steps (migration_id, phase, step_index, step_id, attempts) VALUES ($1, $2, $3, $4, $5)`, [id, phase, index, stepId, attempts]);
 }
 
 /** The same record as a statement of its own, to send with the step's statements in one round trip. */

@@ -31,7 +31,8 @@ function statementLine(t: StatementTrace): string[] {
       if (!t.rewrite) lines.push(`${pad}no rewrite`);
       if (t.created.length) lines.push(`${pad}created: ${t.created.join(', ')}`);
       if (t.dropped.length) lines.push(`${pad}dropped: ${t.dropped.join(', ')}`);
-      if (!t.locks.length) lines.push(`${pad}${t.locksComplete ? 'no lock on a user relation' : 'no new lock (locks it needs that the transaction already held are not visible here)'}`);
+      if (!t.locks.length)
+        lines.push(`${pad}${t.locksComplete ? 'no lock on a user relation' : 'no new lock (locks it needs that the transaction already held are not visible here)'}`);
       else {
         lines.push(
           ...table(
@@ -59,7 +60,8 @@ function statementLine(t: StatementTrace): string[] {
 /** The trace for humans: per statement, then every lock with how long it was held. */
 export function renderTrace(run: TraceRun): string {
   const out: string[] = [];
-  const where = run.database.kind === 'given' ? run.database.url : run.database.kind === 'embedded' ? 'an embedded PostgreSQL (scratch database)' : `a scratch database (${run.database.url})`;
+  const where =
+    run.database.kind === 'given' ? run.database.url : run.database.kind === 'embedded' ? 'an embedded PostgreSQL (scratch database)' : `a scratch database (${run.database.url})`;
   out.push(`trace of ${run.file} on ${where}${run.setup ? `, after setup ${run.setup.file} (${run.setup.statements} statements)` : ''}`);
   out.push('all statements ran in one transaction, rolled back at the end: nothing was changed');
   if (run.locksPerStatement === 'first-taken') {
@@ -71,10 +73,7 @@ export function renderTrace(run: TraceRun): string {
   if (run.locks.length) {
     out.push('locks held until the end of the transaction (a lock is released only at COMMIT/ROLLBACK):');
     out.push(
-      ...table([
-        ['relation', 'mode', 'taken by', 'held', 'impact'],
-        ...sortLocks(run.locks).map((l) => [l.relation, l.modeName, `#${l.acquiredBy + 1}`, ms(l.heldMs), l.impact]),
-      ]),
+      ...table([['relation', 'mode', 'taken by', 'held', 'impact'], ...sortLocks(run.locks).map((l) => [l.relation, l.modeName, `#${l.acquiredBy + 1}`, ms(l.heldMs), l.impact])]),
     );
     out.push('');
   }

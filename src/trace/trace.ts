@@ -174,7 +174,11 @@ export function notTraceable(stmt: SqlStatement): { status: 'skipped' | 'not-tra
       const s = get<VacuumStmt>(n, 'VacuumStmt')!;
       if (!s.is_vacuumcmd) return undefined; // ANALYZE runs in a transaction
       const full = (s.options ?? []).some((p) => get<{ defname?: string }>(p, 'DefElem')?.defname === 'full');
-      return noTx(full ? `VACUUM FULL takes ACCESS EXCLUSIVE and rewrites the table: ${LOCK_MODES.AccessExclusiveLock.impact}` : `VACUUM takes SHARE UPDATE EXCLUSIVE: ${LOCK_MODES.ShareUpdateExclusiveLock.impact}`);
+      return noTx(
+        full
+          ? `VACUUM FULL takes ACCESS EXCLUSIVE and rewrites the table: ${LOCK_MODES.AccessExclusiveLock.impact}`
+          : `VACUUM takes SHARE UPDATE EXCLUSIVE: ${LOCK_MODES.ShareUpdateExclusiveLock.impact}`,
+      );
     }
     case 'CreatedbStmt':
     case 'DropdbStmt':
@@ -204,7 +208,6 @@ export function notTraceable(stmt: SqlStatement): { status: 'skipped' | 'not-tra
       return undefined;
   }
 }
-
 
 interface LockObs {
   oid: number;

@@ -367,11 +367,10 @@ async function clientLoop(spec: ClientSpec, shouldStop: () => boolean): Promise<
       const set = Math.random() < 0.5 ? writable : [writable[rnd(writable.length)]!];
       const row: Row = { ...prev };
       for (const c of set) row[c.name] = all[c.name] as Value;
-      const r = await exec(
-        'update',
-        `UPDATE ${table} SET ${set.map((c, i) => `${ident(c.name)} = $${i + 2}`).join(', ')} WHERE id = $1 RETURNING ${colList}`,
-        [id, ...set.map((c) => row[c.name])],
-      );
+      const r = await exec('update', `UPDATE ${table} SET ${set.map((c, i) => `${ident(c.name)} = $${i + 2}`).join(', ')} WHERE id = $1 RETURNING ${colList}`, [
+        id,
+        ...set.map((c) => row[c.name]),
+      ]);
       if (r) {
         if (r.rowCount !== 1) recorder.current.mismatch(`${who} update ${id}: ${r.rowCount} rows`);
         else {
@@ -520,7 +519,13 @@ export class LockSampler {
           .catch(() => ({ rows: [] as { kind: 'lock' | 'autovacuum' | 'active'; waited: number; app: string; query: string }[] }));
         const stats = this.recorder.current;
         for (const row of r.rows) {
-          if (row.kind === 'autovacuum') stats.autovacuum.add((row.query ?? '').replace(/^autovacuum:\s*/, '').replace(/\s+/g, ' ').slice(0, 60));
+          if (row.kind === 'autovacuum')
+            stats.autovacuum.add(
+              (row.query ?? '')
+                .replace(/^autovacuum:\s*/, '')
+                .replace(/\s+/g, ' ')
+                .slice(0, 60),
+            );
           else if (row.kind === 'lock') stats.lockWait(describeBlocker(row.app, row.query ?? ''), Number(row.waited));
           else stats.otherWait(row.app, Number(row.waited));
         }

@@ -10,16 +10,7 @@ import { before, describe, test } from 'node:test';
 import { type BenchResult, runBenchmark } from '../../bench/zdt/run.js';
 import { adminUrl } from '../helpers/db.js';
 
-const OPS = [
-  'add_column',
-  'drop_column',
-  'alter_column_type',
-  'alter_column_nullable',
-  'create_constraint_unique',
-  'drop_constraint',
-  'rename_table',
-  'drop_table',
-];
+const OPS = ['add_column', 'drop_column', 'alter_column_type', 'alter_column_nullable', 'create_constraint_unique', 'drop_constraint', 'rename_table', 'drop_table'];
 
 let result: BenchResult;
 const lines: string[] = [];
@@ -48,13 +39,24 @@ describe('bench:zdt at 20,000 rows', () => {
     test(key, () => {
       const op = result.ops.find((o) => o.key === key);
       assert.ok(op, `no result for ${key}`);
-      assert.deepEqual(op.directions.map((d) => d.direction), ['complete', 'rollback']);
+      assert.deepEqual(
+        op.directions.map((d) => d.direction),
+        ['complete', 'rollback'],
+      );
       for (const d of op.directions) {
         const where = `${key} → ${d.direction}`;
         assert.equal(d.error, undefined, `${where}: ${d.error}\n${lines.slice(-20).join('\n')}`);
         const errors = d.phases.flatMap((p) => p.errors);
-        assert.equal(d.phases.reduce((s, p) => s + p.failed, 0), 0, `${where}: failed statements: ${errors.join('; ')}`);
-        assert.equal(d.phases.reduce((s, p) => s + p.wrong, 0), 0, `${where}: wrong results: ${errors.join('; ')}`);
+        assert.equal(
+          d.phases.reduce((s, p) => s + p.failed, 0),
+          0,
+          `${where}: failed statements: ${errors.join('; ')}`,
+        );
+        assert.equal(
+          d.phases.reduce((s, p) => s + p.wrong, 0),
+          0,
+          `${where}: wrong results: ${errors.join('; ')}`,
+        );
         assert.deepEqual(
           d.phases.map((p) => p.name),
           ['baseline', 'baseline', 'start', 'both', d.direction],

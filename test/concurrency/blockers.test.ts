@@ -68,7 +68,12 @@ test('a step that gives up names the session blocking it, not the sessions doing
   // The message, the migration's last_error and the audit log name the blocker and no writer.
   const lastError = (await db.query(`SELECT last_error FROM tandem.migrations WHERE name = 'b1_add_note'`)).rows[0].last_error as { message: string };
   const audited = (await db.query<{ error: string }>(`SELECT error FROM tandem.audit_log WHERE outcome = 'lock_timeout' ORDER BY id`)).rows.map((r) => r.error);
-  const texts = { stderr: run.stderr, message: (JSON.parse(run.stdout) as { error: { message: string } }).error.message, lastError: lastError.message, audit: audited.slice(-1)[0] ?? '' };
+  const texts = {
+    stderr: run.stderr,
+    message: (JSON.parse(run.stdout) as { error: { message: string } }).error.message,
+    lastError: lastError.message,
+    audit: audited.slice(-1)[0] ?? '',
+  };
   for (const [where, text] of Object.entries(texts)) {
     assert.match(text, new RegExp(`pid ${blockerPid}\\b`), `${where} names the blocker: ${text}`);
     for (const pid of writers.pids) assert.doesNotMatch(text, new RegExp(`pid ${pid}\\b`), `${where} does not name short writer ${pid}: ${text}`);

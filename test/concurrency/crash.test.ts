@@ -125,7 +125,10 @@ test('kill -9 mid-backfill: the state shows a partial checkpoint; start again re
   assert.equal(status.code, 0, status.stderr);
   const s = JSON.parse(status.stdout);
   assert.equal(s.inProgress.phase, 'starting');
-  assert.deepEqual(s.inProgress.backfill.map((b: { table: string; batches: number; done: boolean }) => [b.table, b.batches, b.done]), [['orders', cp.batches, false]]);
+  assert.deepEqual(
+    s.inProgress.backfill.map((b: { table: string; batches: number; done: boolean }) => [b.table, b.batches, b.done]),
+    [['orders', cp.batches, false]],
+  );
 
   // Start again (--wait: in case the server has not yet noticed the dead session).
   const again = await spawnCli(['start', file, '--batch-size', '1000', '--wait'], db.url).done;
@@ -149,7 +152,9 @@ test('kill -9 mid-backfill: the state shows a partial checkpoint; start again re
   assert.equal(view.length, ROWS);
   const bad = view.filter((r) => JSON.stringify({ qty: r.qty, memo: r.memo, reference: r.reference }) !== JSON.stringify(expectedRow(r.id, written)));
   assert.deepEqual(bad.slice(0, 3), []);
-  console.log(`# crash mid-backfill: killed after ${cp.batches} batches (last key ${lastKey}); resumed with ${after.batches - cp.batches} batches; ${written.size} rows written by the app; second runner refused in ${Math.round(secondMs)} ms`);
+  console.log(
+    `# crash mid-backfill: killed after ${cp.batches} batches (last key ${lastKey}); resumed with ${after.batches - cp.batches} batches; ${written.size} rows written by the app; second runner refused in ${Math.round(secondMs)} ms`,
+  );
 });
 
 test('kill -9 while complete waits for a lock: phase stays completing; complete again converges to the final shape', { timeout: 90_000 }, async () => {
@@ -185,7 +190,9 @@ test('kill -9 while complete waits for a lock: phase stays completing; complete 
   await waitFor('the dead runner to be gone', async () => (await runnerLockHolders(db)).length === 0, 10_000);
 
   assert.equal(await migrationPhase(db, 'k2_orders'), 'completing');
-  const steps = (await db.query(`SELECT step_id FROM tandem.steps s JOIN tandem.migrations m ON m.id = s.migration_id WHERE m.name = 'k2_orders' AND s.phase = 'complete' ORDER BY step_index`)).rows.map((r) => r.step_id);
+  const steps = (
+    await db.query(`SELECT step_id FROM tandem.steps s JOIN tandem.migrations m ON m.id = s.migration_id WHERE m.name = 'k2_orders' AND s.phase = 'complete' ORDER BY step_index`)
+  ).rows.map((r) => r.step_id);
   assert.ok(!steps.includes('contract'), `contract not done: ${steps.join(', ')}`);
   // It died mid-phase: the steps before the contract (checking the backfill, validating the NOT NULL check) are done.
   const planned = (await db.query(`SELECT plan FROM tandem.migrations WHERE name = 'k2_orders'`)).rows[0].plan.complete.map((st: { id: string }) => st.id);
@@ -284,7 +291,10 @@ test('one runner per schema: a second fails fast naming the holder; with --wait 
 
 test('kill -9 during CREATE INDEX CONCURRENTLY: the invalid leftover is dropped and the index rebuilt when start runs again', { timeout: 90_000 }, async () => {
   const db = await setup(2_000);
-  const file = writeMigrationFile('k4_orders_idx', { name: 'k4_orders_idx', operations: [{ create_index: { name: 'orders_qty_idx', table: 'orders', columns: [{ column: 'qty' }] } }] });
+  const file = writeMigrationFile('k4_orders_idx', {
+    name: 'k4_orders_idx',
+    operations: [{ create_index: { name: 'orders_qty_idx', table: 'orders', columns: [{ column: 'qty' }] } }],
+  });
   // An open writing transaction: the concurrent build registers its (invalid) index, then waits for it.
   const writer = await db.connect('slow-writer');
   await writer.query('BEGIN');
@@ -295,8 +305,7 @@ test('kill -9 during CREATE INDEX CONCURRENTLY: the invalid leftover is dropped 
     'the concurrent build to wait for the writer',
     async () =>
       (await db.query(`SELECT pid, phase FROM pg_stat_progress_create_index WHERE relid = 'public.orders'::regclass AND phase LIKE 'waiting for writers%'`)).rows[0] as
-        | { pid: number; phase: string }
-        | undefined,
+        { pid: number; phase: string } | undefined,
     20_000,
   );
   run.child.kill('SIGKILL');
@@ -306,7 +315,11 @@ test('kill -9 during CREATE INDEX CONCURRENTLY: the invalid leftover is dropped 
   await waitFor('the dead runner to be gone', async () => (await runnerLockHolders(db)).length === 0, 10_000);
 
   const index = async () =>
-    (await db.query(`SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'public.orders'::regclass AND c.relname LIKE 'orders_qty%'`)).rows;
+    (
+      await db.query(
+        `SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'public.orders'::regclass AND c.relname LIKE 'orders_qty%'`,
+      )
+    ).rows;
   assert.deepEqual(await index(), [{ relname: 'orders_qty_idx', indisvalid: false }], 'an invalid leftover of the killed build');
   assert.equal(await migrationPhase(db, 'k4_orders_idx'), 'starting');
 

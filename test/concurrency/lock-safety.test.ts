@@ -136,9 +136,7 @@ test('a blocked ALTER never stalls application queries much longer than the lock
   const result = await starting;
   assert.equal(result.alreadyActive, false);
   assert.equal(await migrationPhase(db, 'l1_balance_cents'), 'active');
-  const wrong = await db.query(
-    `SELECT count(*)::int AS n FROM accounts WHERE _tandem_new_balance IS DISTINCT FROM balance::bigint * 100 OR _tandem_synced IS NOT TRUE`,
-  );
+  const wrong = await db.query(`SELECT count(*)::int AS n FROM accounts WHERE _tandem_new_balance IS DISTINCT FROM balance::bigint * 100 OR _tandem_synced IS NOT TRUE`);
   assert.equal(wrong.rows[0].n, 0, 'every row is backfilled');
   const startAttempts = await lockTimeoutAttempts();
 
@@ -154,11 +152,17 @@ test('a blocked ALTER never stalls application queries much longer than the lock
   await blocker2.client.query('COMMIT');
   await completing;
   assert.equal(await migrationPhase(db, 'l1_balance_cents'), 'completed');
-  assert.equal((await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'balance'`)).rows[0].t, 'bigint');
+  assert.equal(
+    (await db.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'balance'`)).rows[0].t,
+    'bigint',
+  );
   await sleep(200);
   await traffic.stop();
 
-  const stats = assertNoLongStall(traffic, `blocked start (start +${Math.round(t0 - traffic.samples[0]!.at)}, blocker commit +${Math.round(committedAt - traffic.samples[0]!.at)}, start done +${Math.round(startedAt - traffic.samples[0]!.at)})`);
+  const stats = assertNoLongStall(
+    traffic,
+    `blocked start (start +${Math.round(t0 - traffic.samples[0]!.at)}, blocker commit +${Math.round(committedAt - traffic.samples[0]!.at)}, start done +${Math.round(startedAt - traffic.samples[0]!.at)})`,
+  );
   const during = traffic.samples.filter((s) => s.at >= t0 && s.at <= blockedUntil);
   assert.ok(during.length > 50, `application queries kept running while start was blocked (${during.length})`);
   // Queries really queued behind the waiting ALTER (otherwise this test measures nothing).
@@ -200,7 +204,14 @@ test('start gives up cleanly after its retry budget, naming the blocker; nothing
   const attempts = (await db.query(`SELECT step_id, outcome FROM tandem.audit_log WHERE migration_name = 'l2_balance_cents' ORDER BY id`)).rows;
   assert.ok(attempts.length >= 3 && attempts.every((a) => a.step_id === 'expand:accounts' && a.outcome === 'lock_timeout'), JSON.stringify(attempts));
   // The runner lock was released: another runner may proceed.
-  assert.equal((await db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0].n, 0);
+  assert.equal(
+    (
+      await db.query(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      )
+    ).rows[0].n,
+    0,
+  );
 
   await blocker.client.query('COMMIT');
   const resumed = await start(runner, migration, { lockTimeoutMs: LOCK_TIMEOUT, lockRetryForMs: 1_500 });
@@ -215,7 +226,9 @@ test('start gives up cleanly after its retry budget, naming the blocker; nothing
   // And rollback from there restores the catalog exactly.
   await rollback(runner, { lockTimeoutMs: LOCK_TIMEOUT });
   assert.deepEqual(await catalogSnapshot(runner), before);
-  console.log(`# start gave up after ${err.attempts} attempts in ${Math.round(gaveUpAfter)} ms; app queries waited max ${stats.max.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms (client round trip max ${stats.clientMax.toFixed(1)} ms)`);
+  console.log(
+    `# start gave up after ${err.attempts} attempts in ${Math.round(gaveUpAfter)} ms; app queries waited max ${stats.max.toFixed(1)} ms, p99 ${stats.p99.toFixed(1)} ms (client round trip max ${stats.clientMax.toFixed(1)} ms)`,
+  );
 });
 
 test('CLI: start exits 1 naming the blocking pid, changes nothing; after the blocker ends, start resumes; rollback restores the catalog', { timeout: 90_000 }, async () => {
@@ -244,7 +257,9 @@ test('CLI: start exits 1 naming the blocking pid, changes nothing; after the blo
   assert.equal(status.code, 0, status.stderr);
   const s = JSON.parse(status.stdout);
   assert.equal(s.inProgress, null);
-  const attempts = await db.query(`SELECT count(*)::int AS n FROM tandem.audit_log WHERE migration_name = 'l3_balance_cents' AND step_id = 'expand:accounts' AND outcome = 'lock_timeout'`);
+  const attempts = await db.query(
+    `SELECT count(*)::int AS n FROM tandem.audit_log WHERE migration_name = 'l3_balance_cents' AND step_id = 'expand:accounts' AND outcome = 'lock_timeout'`,
+  );
   assert.ok(attempts.rows[0].n > 0);
 
   mark('status done');

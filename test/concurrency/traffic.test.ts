@@ -47,9 +47,7 @@ let db: TestDatabase;
 before(async () => {
   db = await createTestDatabase();
   await db.query(`CREATE TABLE items (id bigint PRIMARY KEY, code text, note text, label text NOT NULL)`);
-  await db.query(
-    `INSERT INTO items SELECT g, ((g * 7) % 1000)::text, CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END, 'L' || g FROM generate_series(1, ${N}) g`,
-  );
+  await db.query(`INSERT INTO items SELECT g, ((g * 7) % 1000)::text, CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END, 'L' || g FROM generate_series(1, ${N}) g`);
   await db.query('ANALYZE items');
 });
 /** Set after each test: client loops of a test that failed half-way stop instead of spinning forever. */
@@ -331,9 +329,7 @@ test('both versions write during start, backfill and complete: no failed stateme
   const check = await db.connect('checker');
   await check.query(`SET search_path TO ${VS}`);
   const isOldOwned = (id: number) => (id <= N && id % 4 <= 1) || (id >= 1_000_000 && id < 3_000_000);
-  const oldOwned = (
-    await check.query(`SELECT id::int AS id, code, note, title FROM items WHERE (id <= ${N} AND id % 4 IN (0, 1)) OR (id >= 1000000 AND id < 3000000)`)
-  ).rows;
+  const oldOwned = (await check.query(`SELECT id::int AS id, code, note, title FROM items WHERE (id <= ${N} AND id % 4 IN (0, 1)) OR (id >= 1000000 AND id < 3000000)`)).rows;
   const seen = new Set<number>();
   for (const row of oldOwned) {
     seen.add(row.id);
@@ -359,10 +355,12 @@ test('both versions write during start, backfill and complete: no failed stateme
         WHERE attrelid = 'public.items'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
     )
   ).rows;
-  assert.deepEqual(
-    cols.map((c) => `${c.attname} ${c.type}${c.attnotnull ? ' not null' : ''}`).sort(),
-    ['code integer', 'id bigint not null', 'note text not null', 'title text not null'],
-  );
+  assert.deepEqual(cols.map((c) => `${c.attname} ${c.type}${c.attnotnull ? ' not null' : ''}`).sort(), [
+    'code integer',
+    'id bigint not null',
+    'note text not null',
+    'title text not null',
+  ]);
   assert.equal((await db.query(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'public.items'::regclass AND NOT tgisinternal`)).rows[0].n, 0);
 
   // Every acknowledged write is there with the right values; deleted rows are gone.
@@ -399,7 +397,7 @@ test('both versions write during start, backfill and complete: no failed stateme
   );
 });
 
-test('rollback under old-version traffic: no failed statement; every write, including the new version\'s, is there in the old shape', { timeout: 120_000 }, async () => {
+test("rollback under old-version traffic: no failed statement; every write, including the new version's, is there in the old shape", { timeout: 120_000 }, async () => {
   const R = 5_000;
   const NAME2 = 'c2_traffic';
   const VS2 = `public_${NAME2}`;
@@ -440,7 +438,8 @@ test('rollback under old-version traffic: no failed statement; every write, incl
             ledger.set(id, null);
           } else {
             const r = await c.query(`SELECT code, note, label FROM items WHERE id = $1`, [id]);
-            if (JSON.stringify(r.rows[0] ?? null) !== JSON.stringify(expected(id))) errors.push(`old select ${id}: ${JSON.stringify(r.rows[0])} != ${JSON.stringify(expected(id))}`);
+            if (JSON.stringify(r.rows[0] ?? null) !== JSON.stringify(expected(id)))
+              errors.push(`old select ${id}: ${JSON.stringify(r.rows[0])} != ${JSON.stringify(expected(id))}`);
           }
           ops++;
         } catch (err) {

@@ -41,8 +41,14 @@ describe('convert: fixtures (test/fixtures/convert/*.sql → *.expected.json)', 
         result.todos.map((t) => `${t.line}:${t.col} operations[${t.operationIndex}].${t.operation}.${t.field}`),
         expected.todos,
       );
-      assert.deepEqual(result.warnings.map((w) => `${w.line}:${w.col} ${w.message}`), expected.warnings);
-      assert.deepEqual(result.dropped.map((d) => `${d.line}:${d.col} ${d.reason}`), expected.dropped);
+      assert.deepEqual(
+        result.warnings.map((w) => `${w.line}:${w.col} ${w.message}`),
+        expected.warnings,
+      );
+      assert.deepEqual(
+        result.dropped.map((d) => `${d.line}:${d.col} ${d.reason}`),
+        expected.dropped,
+      );
 
       // The output is a valid migration file, before and after going through YAML (comments included).
       assert.equal(MigrationFile.safeParse(result.migration).success, true);
@@ -68,11 +74,17 @@ describe('convert: inference', () => {
     assert.equal(ops(fromCatalog)[0]!['alter_column']!['down'], 'CAST(n AS integer)');
     // NOT NULL without a default: dropping it needs a `down` only a human can write.
     assert.equal(ops(fromCatalog)[1]!['drop_column']!['down'], TODO.dropColumnDown('n'));
-    assert.deepEqual(fromCatalog.todos.map((t) => t.field), ['down']);
+    assert.deepEqual(
+      fromCatalog.todos.map((t) => t.field),
+      ['down'],
+    );
 
     const unknown = await convertText('ALTER TABLE t ALTER COLUMN n TYPE bigint;');
     assert.match(String(ops(unknown)[0]!['alter_column']!['down']), /^TODO/);
-    assert.deepEqual(unknown.todos.map((t) => `${t.where} ${t.field}`), ['inline.sql:1:15 down']);
+    assert.deepEqual(
+      unknown.todos.map((t) => `${t.where} ${t.field}`),
+      ['inline.sql:1:15 down'],
+    );
   });
 
   it('quotes identifiers in generated SQL only when needed', async () => {
@@ -100,7 +112,10 @@ describe('convert: inference', () => {
         'CREATE INDEX ON orders (a, b);',
     );
     const table = ops(r)[0]!['create_table'] as { constraints: { name: string }[] };
-    assert.deepEqual(table.constraints.map((c) => c.name), ['orders_a_b_key', 'orders_check', 'orders_a_check']);
+    assert.deepEqual(
+      table.constraints.map((c) => c.name),
+      ['orders_a_b_key', 'orders_check', 'orders_a_check'],
+    );
     const fk = ops(r)[1]!['create_constraint'] as { name: string; references: { columns: string[] } };
     assert.equal(fk.name, 'orders_a_fkey');
     assert.deepEqual(fk.references.columns, ['id'], 'the referenced primary key is known from CREATE TABLE');
@@ -114,7 +129,7 @@ describe('convert: inference', () => {
 
 describe('convert: parse errors', () => {
   it('reports file:line:col (in characters, after multi-byte text) and exit code 2', async () => {
-    const sql = "-- café\nCREATE TABLE t (\n  id int,\n  name tex t NOT NULL\n);\n";
+    const sql = '-- café\nCREATE TABLE t (\n  id int,\n  name tex t NOT NULL\n);\n';
     await assert.rejects(parseSql(sql, 'm.sql'), (err: unknown) => {
       assert.ok(err instanceof SqlSyntaxError);
       assert.equal(err.line, 4);
@@ -190,7 +205,11 @@ describe('convert: the command', async () => {
       assert.equal(r.code, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { migration: { operations: Record<string, Record<string, unknown>>[] }; todos: { field: string }[] };
       assert.equal(out.migration.operations[0]!['alter_column']!['down'], 'CAST(note AS character varying(30))');
-      assert.deepEqual(out.todos.map((t) => t.field), ['down'], 'total is NOT NULL without a default');
+      assert.deepEqual(
+        out.todos.map((t) => t.field),
+        ['down'],
+        'total is NOT NULL without a default',
+      );
     } finally {
       await db.drop();
     }

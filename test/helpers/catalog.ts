@@ -10,7 +10,9 @@ import type pg from 'pg';
 export async function catalogSnapshot(client: pg.Client, schema = 'public'): Promise<Record<string, unknown>> {
   const q = async (sql: string) => (await client.query(sql, [schema])).rows;
   return {
-    schemas: await client.query(`SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' AND nspname <> 'tandem' ORDER BY 1`).then((r) => r.rows),
+    schemas: await client
+      .query(`SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' AND nspname <> 'tandem' ORDER BY 1`)
+      .then((r) => r.rows),
     columns: await q(`
       SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) AS default,
              a.attidentity, a.attgenerated, col_description(c.oid, a.attnum) AS comment,
@@ -39,7 +41,10 @@ export async function catalogSnapshot(client: pg.Client, schema = 'public'): Pro
     schemaPrivileges: await q(`SELECT nspname, nspacl::text AS privileges, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`),
     views: await q(`SELECT viewname, definition FROM pg_views WHERE schemaname = $1 ORDER BY 1`),
     functions: await client
-      .query(`SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ($1, 'tandem') AND p.proname <> 'use_version' ORDER BY 1, 2`, [schema])
+      .query(
+        `SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ($1, 'tandem') AND p.proname <> 'use_version' ORDER BY 1, 2`,
+        [schema],
+      )
       .then((r) => r.rows),
   };
 }

@@ -43,7 +43,10 @@ describe('add_column with up, NOT NULL', () => {
       const nv = await newVersion(env.db, vs);
 
       // The new view has the column; every existing row was backfilled, in several batches.
-      assert.deepEqual((await columns(env.old, vs, 'users')).map((c) => c.name), ['id', 'name', 'email', 'name_lower']);
+      assert.deepEqual(
+        (await columns(env.old, vs, 'users')).map((c) => c.name),
+        ['id', 'name', 'email', 'name_lower'],
+      );
       const bad = await nv.query(`SELECT id FROM users WHERE name_lower IS DISTINCT FROM lower(name)`);
       assert.equal(bad.rowCount, 0);
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, ROWS);
@@ -57,9 +60,7 @@ describe('add_column with up, NOT NULL', () => {
       assert.deepEqual(ins.rows, [{ id: 1001, name: 'Alice', email: null }]);
       const upd = await env.old.query(`UPDATE users SET name = 'BOB' WHERE id = 1 RETURNING name`);
       assert.deepEqual(upd.rows, [{ name: 'BOB' }]);
-      const ups = await env.old.query(
-        `INSERT INTO users (id, name) VALUES (3, 'Eve') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name RETURNING id, name`,
-      );
+      const ups = await env.old.query(`INSERT INTO users (id, name) VALUES (3, 'Eve') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name RETURNING id, name`);
       assert.deepEqual(ups.rows, [{ id: 3, name: 'Eve' }]);
       const seen = await nv.query(`SELECT id, name_lower FROM users WHERE id IN (1, 3, 1001) ORDER BY id`);
       assert.deepEqual(seen.rows, [
@@ -81,8 +82,19 @@ describe('add_column with up, NOT NULL', () => {
            SET name = EXCLUDED.name RETURNING id, name_lower`,
       );
       assert.deepEqual(nUpsNew.rows, [{ id: 1005, name_lower: 'fay!' }]);
-      for (const [mode, id] of [['use_version', 1003], ['set_local', 1004]] as const) {
-        const rr = await inNewVersionTransaction(nv, mode, vs, 'add_name_lower', 'users', `INSERT INTO {t} (id, name, name_lower) VALUES ($1, 'Gus', 'gus!') RETURNING name_lower`, [id]);
+      for (const [mode, id] of [
+        ['use_version', 1003],
+        ['set_local', 1004],
+      ] as const) {
+        const rr = await inNewVersionTransaction(
+          nv,
+          mode,
+          vs,
+          'add_name_lower',
+          'users',
+          `INSERT INTO {t} (id, name, name_lower) VALUES ($1, 'Gus', 'gus!') RETURNING name_lower`,
+          [id],
+        );
         assert.deepEqual(rr.rows, [{ name_lower: 'gus!' }], mode);
       }
       const oldSees = await env.old.query(`SELECT id, name FROM users WHERE id IN (2, 1002, 1003, 1004, 1005) ORDER BY id`);
@@ -94,7 +106,10 @@ describe('add_column with up, NOT NULL', () => {
         { id: 1005, name: 'Fay' },
       ]);
       const kept = await nv.query(`SELECT id, name_lower FROM users WHERE id IN (1003, 1004) ORDER BY id`);
-      assert.deepEqual(kept.rows, [{ id: 1003, name_lower: 'gus!' }, { id: 1004, name_lower: 'gus!' }]);
+      assert.deepEqual(kept.rows, [
+        { id: 1003, name_lower: 'gus!' },
+        { id: 1004, name_lower: 'gus!' },
+      ]);
 
       // The new version enforces NOT NULL already.
       await assert.rejects(nv.query(`INSERT INTO users (id, name) VALUES (1006, 'Hal')`), { code: '23514' });
@@ -195,8 +210,7 @@ describe('add_column with a literal default (NOT NULL)', () => {
 });
 
 describe('add_column with a non-literal default (now())', () => {
-  const m = () =>
-    migration({ name: 'add_created', operations: [{ add_column: { table: 'users', column: { name: 'created_at', type: 'timestamptz', default: 'now()' } } }] });
+  const m = () => migration({ name: 'add_created', operations: [{ add_column: { table: 'users', column: { name: 'created_at', type: 'timestamptz', default: 'now()' } } }] });
   const vs = 'public_add_created';
 
   test('start backfills existing rows without a rewrite; both versions; complete', async () => {
@@ -249,7 +263,15 @@ describe('add_column to a table created by the same migration', () => {
     migration({
       name: 'teams',
       operations: [
-        { create_table: { name: 'teams', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'title', type: 'text' }] } },
+        {
+          create_table: {
+            name: 'teams',
+            columns: [
+              { name: 'id', type: 'integer', pk: true },
+              { name: 'title', type: 'text' },
+            ],
+          },
+        },
         { add_column: { table: 'teams', column: { name: 'slug', type: 'text' }, up: 'lower(title)' } },
         { add_column: { table: 'teams', column: { name: 'created_at', type: 'timestamptz', default: 'now()' } } },
       ],
@@ -259,7 +281,10 @@ describe('add_column to a table created by the same migration', () => {
     await withDatabase(SETUP, async (env) => {
       await run(env, m());
       const nv = await newVersion(env.db, 'public_teams');
-      assert.deepEqual((await columns(env.old, 'public_teams', 'teams')).map((c) => c.name), ['id', 'title', 'slug', 'created_at']);
+      assert.deepEqual(
+        (await columns(env.old, 'public_teams', 'teams')).map((c) => c.name),
+        ['id', 'title', 'slug', 'created_at'],
+      );
       const r = await nv.query(`INSERT INTO teams (id, title, slug) VALUES (1, 'Red', 'red') RETURNING id, title, slug, created_at IS NOT NULL AS stamped`);
       assert.deepEqual(r.rows, [{ id: 1, title: 'Red', slug: 'red', stamped: true }]);
       // The table is new: the column is NOT NULL right away (not a NOT VALID check to validate later).

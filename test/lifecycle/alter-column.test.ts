@@ -32,12 +32,18 @@ describe('alter_column type change with up/down', () => {
     await withDatabase(SETUP, async (env) => {
       await run(env, m());
       const nv = await newVersion(env.db, vs);
-      assert.deepEqual((await columns(env.old, vs, 'items')).map((c) => [c.name, c.type]), [
-        ['id', 'integer'],
-        ['code', 'text'],
-        ['qty', 'integer'],
-      ]);
-      assert.deepEqual((await columns(env.old, 'public', 'items')).find((c) => c.name === 'qty'), { name: 'qty', type: 'text', notNull: true });
+      assert.deepEqual(
+        (await columns(env.old, vs, 'items')).map((c) => [c.name, c.type]),
+        [
+          ['id', 'integer'],
+          ['code', 'text'],
+          ['qty', 'integer'],
+        ],
+      );
+      assert.deepEqual(
+        (await columns(env.old, 'public', 'items')).find((c) => c.name === 'qty'),
+        { name: 'qty', type: 'text', notNull: true },
+      );
       // Backfilled: every existing row has its integer value.
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM items WHERE qty = id`)).rows[0].n, ROWS);
       assert.equal((await nv.query(`SELECT sum(qty)::int AS s FROM items`)).rows[0].s, (ROWS * (ROWS + 1)) / 2);
@@ -62,9 +68,7 @@ describe('alter_column type change with up/down', () => {
       assert.deepEqual(n.rows, [{ id: 1003, code: 'C', qty: 5 }]);
       const nd = await nv.query(`INSERT INTO items (id, code) VALUES (1004, 'D') RETURNING qty`);
       assert.deepEqual(nd.rows, [{ qty: 0 }], 'the default is carried over to the new type');
-      const nu = await nv.query(
-        `INSERT INTO items (id, code, qty) VALUES (3, 'Y', 10) ON CONFLICT (id) DO UPDATE SET qty = items.qty + EXCLUDED.qty RETURNING id, qty`,
-      );
+      const nu = await nv.query(`INSERT INTO items (id, code, qty) VALUES (3, 'Y', 10) ON CONFLICT (id) DO UPDATE SET qty = items.qty + EXCLUDED.qty RETURNING id, qty`);
       assert.deepEqual(nu.rows, [{ id: 3, qty: 13 }]);
       await assert.rejects(nv.query(`INSERT INTO items (id, code, qty) VALUES (1005, 'E', 'many')`), { code: '22P02' });
       await inNewVersionTransaction(nv, 'use_version', vs, '0007_qty-int.v1', 'items', `UPDATE {t} SET qty = qty * 100 WHERE id = 4`);
@@ -123,8 +127,7 @@ describe('alter_column nullable: false with up', () => {
     CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL, nickname text);
     INSERT INTO users SELECT g, 'User' || g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'nick' || g END FROM generate_series(1, ${ROWS}) g;
   `;
-  const m = () =>
-    migration({ name: 'nick_not_null', operations: [{ alter_column: { table: 'users', column: 'nickname', nullable: false, up: `coalesce(nickname, 'anon')` } }] });
+  const m = () => migration({ name: 'nick_not_null', operations: [{ alter_column: { table: 'users', column: 'nickname', nullable: false, up: `coalesce(nickname, 'anon')` } }] });
   const vs = 'public_nick_not_null';
 
   test('start: NULLs from the old version get `up`, the new version must give a value; complete sets NOT NULL', async () => {
@@ -211,9 +214,7 @@ describe('alter_column nullable: true with down', () => {
 
       const n = await nv.query(`INSERT INTO users (id, name) VALUES (1001, 'Alice') RETURNING id, email`);
       assert.deepEqual(n.rows, [{ id: 1001, email: null }]);
-      const nu = await nv.query(
-        `INSERT INTO users (id, name, email) VALUES (1, 'One', NULL) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email RETURNING id, email`,
-      );
+      const nu = await nv.query(`INSERT INTO users (id, name, email) VALUES (1, 'One', NULL) ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email RETURNING id, email`);
       assert.deepEqual(nu.rows, [{ id: 1, email: null }]);
       await nv.query(`INSERT INTO users (id, name, email) VALUES (1002, 'Bob', 'b@x.io')`);
       await inNewVersionTransaction(nv, 'use_version', vs, 'email_nullable', 'users', `UPDATE {t} SET email = NULL WHERE id = 2`);
@@ -296,11 +297,14 @@ describe('alter_column name + type + nullable together', () => {
     await withDatabase(SETUP, async (env) => {
       await run(env, m());
       const nv = await newVersion(env.db, vs);
-      assert.deepEqual((await columns(env.old, vs, 'orders')).map((c) => [c.name, c.type]), [
-        ['id', 'integer'],
-        ['ref', 'text'],
-        ['amount_cents', 'bigint'],
-      ]);
+      assert.deepEqual(
+        (await columns(env.old, vs, 'orders')).map((c) => [c.name, c.type]),
+        [
+          ['id', 'integer'],
+          ['ref', 'text'],
+          ['amount_cents', 'bigint'],
+        ],
+      );
       assert.deepEqual((await nv.query(`SELECT id, amount_cents::int AS c FROM orders WHERE id IN (1, 4, 5) ORDER BY id`)).rows, [
         { id: 1, c: 125 },
         { id: 4, c: 0 },

@@ -50,8 +50,14 @@ describe('a chain of two migrations', () => {
       assert.equal(s.inProgress?.previousVersionSchema, 'public_m1');
       assert.equal(s.inProgress?.versionSchema, 'public_m2');
       const v2 = await newVersion(env.db, 'public_m2');
-      assert.deepEqual((await columns(env.old, 'public_m1', 'users')).map((c) => c.name), ['id', 'full_name', 'email']);
-      assert.deepEqual((await columns(env.old, 'public_m2', 'users')).map((c) => c.name), ['id', 'full_name', 'handle']);
+      assert.deepEqual(
+        (await columns(env.old, 'public_m1', 'users')).map((c) => c.name),
+        ['id', 'full_name', 'email'],
+      );
+      assert.deepEqual(
+        (await columns(env.old, 'public_m2', 'users')).map((c) => c.name),
+        ['id', 'full_name', 'handle'],
+      );
       assert.equal((await v2.query(`SELECT count(*)::int AS n FROM users WHERE handle = lower(full_name)`)).rows[0].n, ROWS);
 
       // m1 (old) writes through its views; m2 sees `up`.

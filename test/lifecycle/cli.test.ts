@@ -73,7 +73,14 @@ describe('CLI output contracts', () => {
       assert.equal(s1.code, 0, s1.stderr);
       const doc = JSON.parse(s1.stdout) as {
         initialized: boolean;
-        inProgress: { name: string; phase: string; versionSchema: string; previousVersionSchema: string | null; backfill: { table: string; rowsDone: number; batches: number; done: boolean }[]; lastError: unknown };
+        inProgress: {
+          name: string;
+          phase: string;
+          versionSchema: string;
+          previousVersionSchema: string | null;
+          backfill: { table: string; rowsDone: number; batches: number; done: boolean }[];
+          lastError: unknown;
+        };
         history: { name: string; phase: string }[];
       };
       assert.equal(doc.initialized, true);
@@ -83,7 +90,10 @@ describe('CLI output contracts', () => {
       assert.equal(doc.inProgress.previousVersionSchema, null);
       assert.equal(doc.inProgress.lastError, null);
       assert.deepEqual(doc.inProgress.backfill, [{ table: 'users', rowsDone: 95, batches: 10, done: true }]);
-      assert.deepEqual(doc.history.map((h) => [h.name, h.phase]), [['0002_shout', 'active']]);
+      assert.deepEqual(
+        doc.history.map((h) => [h.name, h.phase]),
+        [['0002_shout', 'active']],
+      );
 
       const c = await runCli(['complete', '--json'], env);
       assert.equal(c.code, 0, c.stderr);

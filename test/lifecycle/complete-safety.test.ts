@@ -38,7 +38,7 @@ const cases: Case[] = [
     expect: /operations\[0\] \(drop_column\), field "column": column "score" of table "users" is used by view reporting\.user_scores; complete could not drop it/,
   },
   {
-    title: 'drop_column of a column used in a view\'s expression and WHERE',
+    title: "drop_column of a column used in a view's expression and WHERE",
     op: { drop_column: { table: 'users', column: 'nick' } },
     expect: /column "nick" of table "users" is used by view public\.user_nicks/,
   },
@@ -135,7 +135,10 @@ describe('complete safety: columns other objects depend on', () => {
         }),
       );
       await runComplete(env);
-      assert.deepEqual((await columns(env.old, 'public', 'users')).map((c) => c.name), ['id', 'name', 'points', 'nick', 'code', 'base', 'doubled', 'owner', 'touched']);
+      assert.deepEqual(
+        (await columns(env.old, 'public', 'users')).map((c) => c.name),
+        ['id', 'name', 'points', 'nick', 'code', 'base', 'doubled', 'owner', 'touched'],
+      );
       assert.deepEqual((await env.old.query(`SELECT score FROM reporting.user_scores WHERE id = 7`)).rows, [{ score: '7' }]);
     });
   });

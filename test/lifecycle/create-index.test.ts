@@ -1,19 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ExecutionError } from '../../src/errors.js';
-import {
-  type Env,
-  migration,
-  migrationRows,
-  newVersion,
-  ROWS,
-  run,
-  runComplete,
-  runRollback,
-  schemaNames,
-  snapshot,
-  withDatabase,
-} from './support.js';
+import { type Env, migration, migrationRows, newVersion, ROWS, run, runComplete, runRollback, schemaNames, snapshot, withDatabase } from './support.js';
 
 const SETUP = `
   CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL, email text, score integer, code text);
@@ -153,7 +141,10 @@ describe('create_index', () => {
         return true;
       });
       // The failed concurrent build left an invalid index behind.
-      assert.deepEqual((await indexes(env, 'users_code_key')).map((i) => [i.name, i.valid]), [['users_code_key', false]]);
+      assert.deepEqual(
+        (await indexes(env, 'users_code_key')).map((i) => [i.name, i.valid]),
+        [['users_code_key', false]],
+      );
       assert.deepEqual(await migrationRows(env.old), [{ name: 'code_unique', phase: 'starting' }]);
 
       await env.old.query(`UPDATE users SET code = id::text WHERE id IN (2, 3)`);
@@ -174,7 +165,10 @@ describe('create_index', () => {
     await withDatabase(SETUP, async (env) => {
       await env.old.query(`UPDATE users SET code = '1' WHERE id IN (2, 3)`);
       await assert.rejects(env.old.query(`CREATE UNIQUE INDEX CONCURRENTLY users_code_key ON users (code)`), { code: '23505' });
-      assert.deepEqual((await indexes(env, 'users_code_key')).map((i) => [i.name, i.valid]), [['users_code_key', false]]);
+      assert.deepEqual(
+        (await indexes(env, 'users_code_key')).map((i) => [i.name, i.valid]),
+        [['users_code_key', false]],
+      );
       await env.old.query(`UPDATE users SET code = id::text WHERE id IN (2, 3)`);
 
       await run(env, migration({ name: 'code_unique', operations: [{ create_index: { name: 'users_code_key', table: 'users', unique: true, columns: [{ column: 'code' }] } }] }));
@@ -183,7 +177,10 @@ describe('create_index', () => {
       ]);
       assert.equal(await indexCount(env, 'users_code_key'), 1);
       await runComplete(env);
-      assert.deepEqual((await indexes(env, 'users_code_key')).map((i) => [i.name, i.valid]), [['users_code_key', true]]);
+      assert.deepEqual(
+        (await indexes(env, 'users_code_key')).map((i) => [i.name, i.valid]),
+        [['users_code_key', true]],
+      );
     });
   });
 });

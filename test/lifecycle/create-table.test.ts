@@ -55,7 +55,10 @@ describe('create_table', () => {
         { name: 'note', type: 'text', notNull: false },
       ];
       assert.deepEqual(await columns(env.old, 'public', 'orders'), expected);
-      assert.deepEqual((await columns(env.old, vs, 'orders')).map((c) => c.name), expected.map((c) => c.name));
+      assert.deepEqual(
+        (await columns(env.old, vs, 'orders')).map((c) => c.name),
+        expected.map((c) => c.name),
+      );
       // Every table of the schema is in the new version.
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, ROWS);
 
@@ -79,9 +82,7 @@ describe('create_table', () => {
       const o = await env.old.query(`INSERT INTO orders (user_id, sku) VALUES (1001, 'B-1') RETURNING user_id, sku`);
       assert.deepEqual(o.rows, [{ user_id: 1001, sku: 'B-1' }]);
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM orders`)).rows[0].n, 4);
-      const comments = await env.old.query(
-        `SELECT obj_description('public.orders'::regclass, 'pg_class') AS t, col_description('public.orders'::regclass, 5) AS c`,
-      );
+      const comments = await env.old.query(`SELECT obj_description('public.orders'::regclass, 'pg_class') AS t, col_description('public.orders'::regclass, 5) AS c`);
       assert.deepEqual(comments.rows, [{ t: 'customer orders', c: 'free text' }]);
 
       await runComplete(env);
@@ -99,7 +100,7 @@ describe('create_table', () => {
       ]);
       const late = await nv.query(`INSERT INTO orders (user_id, sku) VALUES (5, 'C-1') RETURNING id, user_id`);
       assert.equal(late.rows[0].user_id, 5);
-      assert.ok(late.rows[0].id > 2, 'ids keep coming from the table\'s sequence');
+      assert.ok(late.rows[0].id > 2, "ids keep coming from the table's sequence");
       assert.deepEqual(await migrationRows(env.old), [{ name: 'create_orders', phase: 'completed' }]);
     });
   });

@@ -33,7 +33,10 @@ describe('drop_column with down', () => {
     await withDatabase(SETUP, async (env) => {
       await run(env, m());
       const nv = await newVersion(env.db, vs);
-      assert.deepEqual((await columns(env.old, vs, 'users')).map((c) => c.name), ['id', 'name', 'email']);
+      assert.deepEqual(
+        (await columns(env.old, vs, 'users')).map((c) => c.name),
+        ['id', 'name', 'email'],
+      );
       // The old version still has it, with its data untouched.
       const untouched = await env.old.query(`SELECT count(*)::int AS n FROM users WHERE legacy = 'L' || id`);
       assert.equal(untouched.rows[0].n, ROWS);
@@ -55,9 +58,7 @@ describe('drop_column with down', () => {
       // New version writes: `down` gives the old version a value for the column it no longer knows.
       const n = await nv.query(`INSERT INTO users (id, name, email) VALUES (1002, 'Bob', 'b@x.io') RETURNING *`);
       assert.deepEqual(n.rows, [{ id: 1002, name: 'Bob', email: 'b@x.io' }]);
-      const nu = await nv.query(
-        `INSERT INTO users (id, name) VALUES (2, 'Two') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name RETURNING id, name, email`,
-      );
+      const nu = await nv.query(`INSERT INTO users (id, name) VALUES (2, 'Two') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name RETURNING id, name, email`);
       assert.deepEqual(nu.rows, [{ id: 2, name: 'Two', email: 'u2@x.io' }]);
       await inNewVersionTransaction(nv, 'use_version', vs, 'drop_legacy', 'users', `INSERT INTO {t} (id, name) VALUES (1003, 'Cy')`);
       await inNewVersionTransaction(nv, 'set_local', vs, 'drop_legacy', 'users', `UPDATE {t} SET name = 'Dee' WHERE id = 3`);
@@ -79,9 +80,7 @@ describe('drop_column with down', () => {
       await assertNoTandemLeftovers(env.old, 'users');
       assert.deepEqual(await schemaNames(env.old), [vs]);
       assert.equal((await env.old.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, ROWS + 3);
-      assert.deepEqual((await nv.query(`INSERT INTO users (id, name) VALUES (1004, 'Eve') RETURNING id, name, email`)).rows, [
-        { id: 1004, name: 'Eve', email: null },
-      ]);
+      assert.deepEqual((await nv.query(`INSERT INTO users (id, name) VALUES (1004, 'Eve') RETURNING id, name, email`)).rows, [{ id: 1004, name: 'Eve', email: null }]);
       assert.deepEqual(await migrationRows(env.old), [{ name: 'drop_legacy', phase: 'completed' }]);
     });
   });

@@ -44,7 +44,10 @@ describe('drop_index', () => {
       await runComplete(env);
       assert.deepEqual(await indexNames(env), ['users_email_key', 'users_pkey']);
       const audited = await env.old.query<{ statements: string }>(`SELECT statements FROM tandem.audit_log WHERE phase = 'complete' AND statements LIKE 'DROP INDEX%'`);
-      assert.deepEqual(audited.rows.map((r) => r.statements), ['DROP INDEX CONCURRENTLY IF EXISTS "public"."users_name_idx"']);
+      assert.deepEqual(
+        audited.rows.map((r) => r.statements),
+        ['DROP INDEX CONCURRENTLY IF EXISTS "public"."users_name_idx"'],
+      );
       assert.equal(await usesIndex(nv), false);
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM users`)).rows[0].n, ROWS + 2);
       assert.deepEqual(await migrationRows(env.old), [{ name: 'drop_name_idx', phase: 'completed' }]);

@@ -57,7 +57,7 @@ describe('drop_table', () => {
     });
   });
 
-  test('the previous version schema\'s view of the table does not stop it; complete drops that view first', async () => {
+  test("the previous version schema's view of the table does not stop it; complete drops that view first", async () => {
     await withDatabase(SETUP, async (env) => {
       await run(env, migration({ name: 'm1', operations: [{ rename_column: { table: 'sessions', from: 'token', to: 'secret' } }] }));
       await runComplete(env);

@@ -21,7 +21,7 @@ test('a table with no key is backfilled by ctid ranges, correctly under concurre
     let writes = 0;
     const traffic = (async () => {
       for (let i = 0; !stop; i++) {
-        await env.old.query(`UPDATE events SET payload = payload || 'x' WHERE n = $1`, [String((i * 37) % 3000 + 1)]);
+        await env.old.query(`UPDATE events SET payload = payload || 'x' WHERE n = $1`, [String(((i * 37) % 3000) + 1)]);
         await env.old.query(`INSERT INTO events VALUES ($1, $2)`, [`new${i}`, String(100000 + i)]);
         writes += 2;
       }

@@ -112,7 +112,10 @@ describe('a non-superuser database owner', () => {
 
     const c = await runCli(['complete'], env);
     assert.equal(c.code, 0, c.stderr);
-    assert.deepEqual((await columns(o, 'public', 'accounts')).find((x) => x.name === 'balance'), { name: 'balance', type: 'integer', notNull: true });
+    assert.deepEqual(
+      (await columns(o, 'public', 'accounts')).find((x) => x.name === 'balance'),
+      { name: 'balance', type: 'integer', notNull: true },
+    );
     assert.equal((await o.query(`SELECT count(*)::int AS n FROM accounts WHERE id <= 120 AND balance = id * 10`)).rows[0].n, 120);
     assert.deepEqual(await schemaNames(o), ['public_balance_int']);
     assert.deepEqual(await migrationRows(o), [

@@ -44,7 +44,9 @@ async function triggersOn(client: pg.Client, table: string): Promise<number> {
 }
 
 async function columnNames(client: pg.Client, table: string): Promise<string[]> {
-  const r = await client.query<{ attname: string }>(`SELECT attname::text FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [table]);
+  const r = await client.query<{ attname: string }>(`SELECT attname::text FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`, [
+    table,
+  ]);
   return r.rows.map((x) => x.attname);
 }
 
@@ -77,7 +79,10 @@ const cases: Case[] = [
   },
   {
     title: 'create_constraint of a primary key right after its create_table',
-    operations: [newTable('tickets'), { create_constraint: { table: 'tickets', name: 'tickets_pkey', type: 'primary_key', columns: ['id'], up: { id: 'id' }, down: { id: 'id' } } }],
+    operations: [
+      newTable('tickets'),
+      { create_constraint: { table: 'tickets', name: 'tickets_pkey', type: 'primary_key', columns: ['id'], up: { id: 'id' }, down: { id: 'id' } } },
+    ],
     async afterStart(nv, env) {
       await nv.query(`INSERT INTO tickets (id, title) VALUES (1, 'a')`);
       await assert.rejects(nv.query(`INSERT INTO tickets (id, title) VALUES (1, 'again')`), { code: '23505' });
@@ -151,11 +156,7 @@ const cases: Case[] = [
   },
   {
     title: 'rename_column and drop_column on a new table',
-    operations: [
-      newTable('tickets'),
-      { rename_column: { table: 'tickets', from: 'title', to: 'subject' } },
-      { drop_column: { table: 'tickets', column: 'legacy', down: "''" } },
-    ],
+    operations: [newTable('tickets'), { rename_column: { table: 'tickets', from: 'title', to: 'subject' } }, { drop_column: { table: 'tickets', column: 'legacy', down: "''" } }],
     async afterStart(nv, env) {
       await nv.query(`INSERT INTO tickets (id, subject) VALUES (1, 'a')`);
       assert.deepEqual(await columnNames(env.old, 'public.tickets'), ['id', 'subject']);
@@ -168,9 +169,27 @@ const cases: Case[] = [
   {
     title: 'create_constraint of a foreign key from a new table to one created after it',
     operations: [
-      { create_table: { name: 'tickets', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'queue_id', type: 'integer' }] } },
+      {
+        create_table: {
+          name: 'tickets',
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'queue_id', type: 'integer' },
+          ],
+        },
+      },
       { create_table: { name: 'queues', columns: [{ name: 'id', type: 'integer', pk: true }] } },
-      { create_constraint: { table: 'tickets', name: 'tickets_queue_fk', type: 'foreign_key', columns: ['queue_id'], references: { table: 'queues', columns: ['id'] }, up: { queue_id: 'queue_id' }, down: { queue_id: 'queue_id' } } },
+      {
+        create_constraint: {
+          table: 'tickets',
+          name: 'tickets_queue_fk',
+          type: 'foreign_key',
+          columns: ['queue_id'],
+          references: { table: 'queues', columns: ['id'] },
+          up: { queue_id: 'queue_id' },
+          down: { queue_id: 'queue_id' },
+        },
+      },
     ],
     async afterStart(nv, env) {
       await nv.query(`INSERT INTO queues VALUES (1)`);
@@ -189,7 +208,11 @@ const cases: Case[] = [
       {
         create_table: {
           name: 'tickets',
-          columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'code', type: 'text' }, { name: 'n', type: 'integer' }],
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'code', type: 'text' },
+            { name: 'n', type: 'integer' },
+          ],
           constraints: [
             { name: 'tickets_code_key', type: 'unique', columns: ['code'] },
             { name: 'tickets_n_positive', type: 'check', check: 'n > 0' },
@@ -206,7 +229,10 @@ const cases: Case[] = [
     },
     async afterComplete(env) {
       const names = await env.old.query<{ conname: string }>(`SELECT conname::text FROM pg_constraint WHERE conrelid = 'public.tickets'::regclass AND contype <> 'n' ORDER BY 1`);
-      assert.deepEqual(names.rows.map((r) => r.conname), ['tickets_code_unique', 'tickets_pkey']);
+      assert.deepEqual(
+        names.rows.map((r) => r.conname),
+        ['tickets_code_unique', 'tickets_pkey'],
+      );
     },
   },
   {
@@ -220,7 +246,9 @@ const cases: Case[] = [
       await nv.query(`INSERT INTO users (id, name) VALUES (1002, NULL)`);
       assert.equal((await one<{ n: string }>(env.old, `SELECT name AS n FROM users WHERE id = 1002`)).n, 'unknown');
       await env.old.query(`INSERT INTO users VALUES (1001, 'old writer')`);
-      const defs = await env.old.query<{ d: string }>(`SELECT pg_get_indexdef(indexrelid) AS d FROM pg_index WHERE indrelid = 'public.users'::regclass AND NOT indisprimary ORDER BY 1`);
+      const defs = await env.old.query<{ d: string }>(
+        `SELECT pg_get_indexdef(indexrelid) AS d FROM pg_index WHERE indrelid = 'public.users'::regclass AND NOT indisprimary ORDER BY 1`,
+      );
       assert.deepEqual(
         defs.rows.map((r) => r.d.replace(/^.* USING btree /, '')),
         ['(id, name)', '(name DESC, id)'],

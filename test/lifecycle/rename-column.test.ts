@@ -41,7 +41,10 @@ describe('rename_column', () => {
         { name: 'name', type: 'text', notNull: false },
         { name: 'email_address', type: 'text', notNull: false },
       ]);
-      assert.deepEqual((await columns(env.old, 'public', 'users')).map((c) => c.name), ['id', 'name', 'email']);
+      assert.deepEqual(
+        (await columns(env.old, 'public', 'users')).map((c) => c.name),
+        ['id', 'name', 'email'],
+      );
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM users WHERE email_address = 'u' || id || '@x.io'`)).rows[0].n, ROWS);
 
       const o = await env.old.query(`INSERT INTO users (id, name, email) VALUES (1001, 'Alice', 'a@x.io') RETURNING email`);
@@ -57,8 +60,19 @@ describe('rename_column', () => {
       );
       assert.deepEqual(up.rows, [{ id: 7, name: 'Other!', email_address: 'u7@x.io' }]);
       await assert.rejects(nv.query(`INSERT INTO users (id, name, email_address) VALUES (1003, 'Dup', 'b@x.io')`), { code: '23505' });
-      for (const [mode, id] of [['use_version', 1004], ['set_local', 1005]] as const) {
-        const r = await inNewVersionTransaction(nv, mode, vs, '0003_rename-email.v2', 'users', `INSERT INTO {t} (id, name, email_address) VALUES ($1, 'M', $2) RETURNING email_address`, [id, `${mode}@x.io`]);
+      for (const [mode, id] of [
+        ['use_version', 1004],
+        ['set_local', 1005],
+      ] as const) {
+        const r = await inNewVersionTransaction(
+          nv,
+          mode,
+          vs,
+          '0003_rename-email.v2',
+          'users',
+          `INSERT INTO {t} (id, name, email_address) VALUES ($1, 'M', $2) RETURNING email_address`,
+          [id, `${mode}@x.io`],
+        );
         assert.deepEqual(r.rows, [{ email_address: `${mode}@x.io` }]);
       }
       assert.deepEqual((await env.old.query(`SELECT id, name, email FROM users WHERE id IN (7, 1002, 1004, 1005) ORDER BY id`)).rows, [

@@ -56,10 +56,10 @@ describe('rename_constraint', () => {
       await runComplete(env);
       assert.deepEqual(await constraintNames(env), ['orders_user_id_fkey', 'users_email_unique', 'users_name_not_empty']);
       // The unique constraint's index carries the new name too.
-      assert.deepEqual((await env.old.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'users' ORDER BY 1`)).rows.map((r) => r.indexname), [
-        'users_email_unique',
-        'users_pkey',
-      ]);
+      assert.deepEqual(
+        (await env.old.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'users' ORDER BY 1`)).rows.map((r) => r.indexname),
+        ['users_email_unique', 'users_pkey'],
+      );
       assert.equal(await violation(nv, `INSERT INTO users (id, name, email) VALUES (1002, '', 'b@x.io')`), 'users_name_not_empty');
       assert.equal(await violation(nv, `INSERT INTO users (id, name, email) VALUES (1002, 'B', 'u2@x.io')`), 'users_email_unique');
       assert.equal(await violation(nv, `INSERT INTO orders (id, user_id) VALUES (1, 99999)`), 'orders_user_id_fkey');

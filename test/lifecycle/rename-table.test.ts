@@ -36,7 +36,7 @@ async function relations(env: Env, schema: string): Promise<string[]> {
 }
 
 describe('rename_table', () => {
-  test('start: each version sees its name and the other\'s writes; complete renames the table', async () => {
+  test("start: each version sees its name and the other's writes; complete renames the table", async () => {
     await withDatabase(SETUP, async (env) => {
       const oid = (await env.old.query(`SELECT 'public.users'::regclass::oid::int AS oid`)).rows[0].oid;
       await run(env, m());
@@ -57,9 +57,7 @@ describe('rename_table', () => {
       // New version writes (RETURNING, ON CONFLICT through the view) under the new name; the old version reads them.
       const n = await nv.query(`INSERT INTO customers (id, name, email) VALUES (1002, 'Bob', 'b@x.io') RETURNING *`);
       assert.deepEqual(n.rows, [{ id: 1002, name: 'Bob', email: 'b@x.io' }]);
-      const up = await nv.query(
-        `INSERT INTO customers (id, name, email) VALUES (5000, 'Other', 'u2@x.io') ON CONFLICT (email) DO UPDATE SET name = 'Two' RETURNING id, name`,
-      );
+      const up = await nv.query(`INSERT INTO customers (id, name, email) VALUES (5000, 'Other', 'u2@x.io') ON CONFLICT (email) DO UPDATE SET name = 'Two' RETURNING id, name`);
       assert.deepEqual(up.rows, [{ id: 2, name: 'Two' }]);
       await inNewVersionTransaction(nv, 'use_version', vs, 'rename_users', 'customers', `UPDATE {t} SET name = 'Three' WHERE id = 3`);
       await inNewVersionTransaction(nv, 'set_local', vs, 'rename_users', 'customers', `DELETE FROM {t} WHERE id = 150`);
@@ -110,8 +108,14 @@ describe('rename_table', () => {
       const before = await snapshot(env);
       await run(env, mm);
       const cvs = 'public_customers';
-      assert.deepEqual((await columns(env.old, cvs, 'customers')).map((c) => c.name), ['id', 'name', 'mail', 'shout']);
-      assert.deepEqual((await columns(env.old, 'public', 'users')).map((c) => c.name).filter((c) => !c.startsWith('_tandem')), ['id', 'name', 'email', 'shout']);
+      assert.deepEqual(
+        (await columns(env.old, cvs, 'customers')).map((c) => c.name),
+        ['id', 'name', 'mail', 'shout'],
+      );
+      assert.deepEqual(
+        (await columns(env.old, 'public', 'users')).map((c) => c.name).filter((c) => !c.startsWith('_tandem')),
+        ['id', 'name', 'email', 'shout'],
+      );
       const nv = await newVersion(env.db, cvs);
       assert.equal((await nv.query(`SELECT count(*)::int AS n FROM customers WHERE shout = upper(name)`)).rows[0].n, ROWS);
       // The old version writes under the old names; `up` fills the new column.

@@ -88,11 +88,14 @@ describe('set_replica_identity', () => {
         [{ type: 'INDEX', index: 'users_name_partial' }, /index "users_name_partial" cannot be a replica identity/],
         [{ type: 'INDEX', index: 'users_lower_email' }, /index "users_lower_email" cannot be a replica identity/],
       ] as const) {
-        await assert.rejects(run(env, migration({ name: 'bad', operations: [{ set_replica_identity: { table: 'users', identity: id } }] })), (err: Error & { exitCode?: number }) => {
-          assert.equal(err.exitCode, 2);
-          assert.match(err.message, expect);
-          return true;
-        });
+        await assert.rejects(
+          run(env, migration({ name: 'bad', operations: [{ set_replica_identity: { table: 'users', identity: id } }] })),
+          (err: Error & { exitCode?: number }) => {
+            assert.equal(err.exitCode, 2);
+            assert.match(err.message, expect);
+            return true;
+          },
+        );
       }
       // A unique index over a nullable column.
       await assert.rejects(

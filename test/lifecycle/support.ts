@@ -122,14 +122,12 @@ export async function columns(client: pg.Client, schema: string, table: string):
 
 /** Tandem's helper constraints, any trigger, and tandem-made functions left on a table after complete. */
 export async function leftovers(client: pg.Client, table: string): Promise<{ constraints: string[]; triggers: string[]; functions: string[] }> {
-  const constraints = await client.query<{ conname: string }>(
-    `SELECT conname::text FROM pg_constraint WHERE conrelid = $1::regclass AND conname LIKE '\\_tandem%' ORDER BY 1`,
-    [`public.${ident(table)}`],
-  );
-  const triggers = await client.query<{ tgname: string }>(
-    `SELECT tgname::text FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY 1`,
-    [`public.${ident(table)}`],
-  );
+  const constraints = await client.query<{ conname: string }>(`SELECT conname::text FROM pg_constraint WHERE conrelid = $1::regclass AND conname LIKE '\\_tandem%' ORDER BY 1`, [
+    `public.${ident(table)}`,
+  ]);
+  const triggers = await client.query<{ tgname: string }>(`SELECT tgname::text FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY 1`, [
+    `public.${ident(table)}`,
+  ]);
   const functions = await client.query<{ proname: string }>(
     `SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'tandem' AND p.proname <> 'use_version' ORDER BY 1`,
   );
@@ -150,7 +148,11 @@ export async function migrationRows(client: pg.Client): Promise<{ name: string; 
 /** After complete: no tandem helper column, constraint, trigger or function is left. */
 export async function assertNoTandemLeftovers(client: pg.Client, table: string): Promise<void> {
   const cols = await columns(client, 'public', table);
-  assert.deepEqual(cols.filter((c) => c.name.startsWith('_tandem')), [], `tandem columns left on ${table}`);
+  assert.deepEqual(
+    cols.filter((c) => c.name.startsWith('_tandem')),
+    [],
+    `tandem columns left on ${table}`,
+  );
   assert.deepEqual(await leftovers(client, table), { constraints: [], triggers: [], functions: [] });
 }
 

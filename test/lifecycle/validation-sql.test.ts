@@ -34,7 +34,9 @@ interface Case {
   field: string;
 }
 
-const addColumn = (column: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ add_column: { table: 'users', column: { name: 'x', type: 'integer', nullable: true, ...column }, ...extra } });
+const addColumn = (column: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  add_column: { table: 'users', column: { name: 'x', type: 'integer', nullable: true, ...column }, ...extra },
+});
 const check = (constraint: string) => ({ name: 'x_check', constraint });
 
 const cases: Case[] = [
@@ -55,10 +57,25 @@ const cases: Case[] = [
     code: 'invalid-sql',
     field: 'check.constraint',
   },
-  { title: 'create_constraint check that is not a boolean', operations: [{ create_constraint: { table: 'users', name: 'c', type: 'check', columns: ['code'], check: 'code', up: { code: 'code' }, down: { code: 'code' } } }], code: 'not-boolean', field: 'check' },
+  {
+    title: 'create_constraint check that is not a boolean',
+    operations: [{ create_constraint: { table: 'users', name: 'c', type: 'check', columns: ['code'], check: 'code', up: { code: 'code' }, down: { code: 'code' } } }],
+    code: 'not-boolean',
+    field: 'check',
+  },
   {
     title: 'create_table column check naming a missing column',
-    operations: [{ create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'v', type: 'integer', check: check('nope > 0') }] } }],
+    operations: [
+      {
+        create_table: {
+          name: 't1',
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'v', type: 'integer', check: check('nope > 0') },
+          ],
+        },
+      },
+    ],
     code: 'invalid-sql',
     field: 'columns[1].check.constraint',
   },
@@ -70,7 +87,10 @@ const cases: Case[] = [
   },
   {
     title: 'add_column check on a table created by the same migration',
-    operations: [{ create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }] } }, { add_column: { table: 't1', column: { name: 'v', type: 'integer', nullable: true, check: check('nope > 0') } } }],
+    operations: [
+      { create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }] } },
+      { add_column: { table: 't1', column: { name: 'v', type: 'integer', nullable: true, check: check('nope > 0') } } },
+    ],
     code: 'invalid-sql',
     operationIndex: 1,
     field: 'column.check.constraint',
@@ -78,7 +98,15 @@ const cases: Case[] = [
   {
     title: 'create_constraint foreign key on a table created by the same migration, to a missing table',
     operations: [
-      { create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'u', type: 'integer' }] } },
+      {
+        create_table: {
+          name: 't1',
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'u', type: 'integer' },
+          ],
+        },
+      },
       { create_constraint: { table: 't1', name: 'fk', type: 'foreign_key', columns: ['u'], references: { table: 'nope', columns: ['id'] } } },
     ],
     code: 'referenced-table-not-found',
@@ -89,13 +117,45 @@ const cases: Case[] = [
   { title: 'sql up that does not parse', operations: [{ sql: { up: 'CREATE TABEL t2 (id int)' } }], code: 'invalid-sql', field: 'up' },
   { title: 'sql down that does not parse', operations: [{ sql: { up: 'CREATE TABLE t2 (id int)', down: 'DROP TABEL t2' } }], code: 'invalid-sql', field: 'down' },
   // foreign keys
-  { title: 'add_column references a missing table', operations: [addColumn({ references: { name: 'fk', table: 'nope', column: 'id' } })], code: 'referenced-table-not-found', field: 'column.references.table' },
-  { title: 'add_column references a missing column', operations: [addColumn({ references: { name: 'fk', table: 'users', column: 'nope' } })], code: 'column-not-found', field: 'column.references.column' },
-  { title: 'add_column references a column that is not a key', operations: [addColumn({ references: { name: 'fk', table: 'users', column: 'age' } })], code: 'referenced-key-not-unique', field: 'column.references.column' },
-  { title: 'add_column references a key of another type', operations: [addColumn({ type: 'timestamptz', references: { name: 'fk', table: 'users', column: 'id' } })], code: 'invalid-field', field: 'column.references.column' },
+  {
+    title: 'add_column references a missing table',
+    operations: [addColumn({ references: { name: 'fk', table: 'nope', column: 'id' } })],
+    code: 'referenced-table-not-found',
+    field: 'column.references.table',
+  },
+  {
+    title: 'add_column references a missing column',
+    operations: [addColumn({ references: { name: 'fk', table: 'users', column: 'nope' } })],
+    code: 'column-not-found',
+    field: 'column.references.column',
+  },
+  {
+    title: 'add_column references a column that is not a key',
+    operations: [addColumn({ references: { name: 'fk', table: 'users', column: 'age' } })],
+    code: 'referenced-key-not-unique',
+    field: 'column.references.column',
+  },
+  {
+    title: 'add_column references a key of another type',
+    operations: [addColumn({ type: 'timestamptz', references: { name: 'fk', table: 'users', column: 'id' } })],
+    code: 'invalid-field',
+    field: 'column.references.column',
+  },
   {
     title: 'create_constraint foreign key between columns of incomparable types',
-    operations: [{ create_constraint: { table: 'orders', name: 'fk', type: 'foreign_key', columns: ['note'], references: { table: 'users', columns: ['id'] }, up: { note: 'note' }, down: { note: 'note' } } }],
+    operations: [
+      {
+        create_constraint: {
+          table: 'orders',
+          name: 'fk',
+          type: 'foreign_key',
+          columns: ['note'],
+          references: { table: 'users', columns: ['id'] },
+          up: { note: 'note' },
+          down: { note: 'note' },
+        },
+      },
+    ],
     code: 'invalid-field',
     field: 'references.columns',
   },
@@ -107,32 +167,97 @@ const cases: Case[] = [
   },
   {
     title: 'create_constraint foreign key to a missing table',
-    operations: [{ create_constraint: { table: 'orders', name: 'fk', type: 'foreign_key', columns: ['user_id'], references: { table: 'nope', columns: ['id'] }, up: { user_id: 'user_id' }, down: { user_id: 'user_id' } } }],
+    operations: [
+      {
+        create_constraint: {
+          table: 'orders',
+          name: 'fk',
+          type: 'foreign_key',
+          columns: ['user_id'],
+          references: { table: 'nope', columns: ['id'] },
+          up: { user_id: 'user_id' },
+          down: { user_id: 'user_id' },
+        },
+      },
+    ],
     code: 'referenced-table-not-found',
     field: 'references.table',
   },
   {
     title: 'create_constraint foreign key to columns that are not a key',
-    operations: [{ create_constraint: { table: 'orders', name: 'fk', type: 'foreign_key', columns: ['user_id'], references: { table: 'users', columns: ['age'] }, up: { user_id: 'user_id' }, down: { user_id: 'user_id' } } }],
+    operations: [
+      {
+        create_constraint: {
+          table: 'orders',
+          name: 'fk',
+          type: 'foreign_key',
+          columns: ['user_id'],
+          references: { table: 'users', columns: ['age'] },
+          up: { user_id: 'user_id' },
+          down: { user_id: 'user_id' },
+        },
+      },
+    ],
     code: 'referenced-key-not-unique',
     field: 'references.columns[0]',
   },
   {
     title: 'create_table references a non-key column of a table created just before',
     operations: [
-      { create_table: { name: 'parents', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'label', type: 'text' }] } },
-      { create_table: { name: 'kids', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'parent', type: 'text', references: { name: 'fk', table: 'parents', column: 'label' } }] } },
+      {
+        create_table: {
+          name: 'parents',
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'label', type: 'text' },
+          ],
+        },
+      },
+      {
+        create_table: {
+          name: 'kids',
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'parent', type: 'text', references: { name: 'fk', table: 'parents', column: 'label' } },
+          ],
+        },
+      },
     ],
     code: 'referenced-key-not-unique',
     operationIndex: 1,
     field: 'columns[1].references.column',
   },
   // indexes
-  { title: 'create_index with a missing collation', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'name', collate: 'no_such_collation' }] } }], code: 'collation-not-found', field: 'columns[0].collate' },
-  { title: 'create_index with a missing operator class', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'name', opclass: { name: 'no_such_ops' } }] } }], code: 'opclass-not-found', field: 'columns[0].opclass.name' },
-  { title: 'create_index with an operator class of another type', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age', opclass: { name: 'text_pattern_ops' } }] } }], code: 'invalid-field', field: 'columns[0]' },
-  { title: 'create_index predicate with a STABLE function', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age' }], predicate: "seen > now() - interval '1 day'" } }], code: 'not-immutable', field: 'predicate' },
-  { title: 'create_index with an unknown storage parameter', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age' }], storage_parameters: 'no_such_parameter = 1' } }], code: 'invalid-storage-parameter', field: 'storage_parameters' },
+  {
+    title: 'create_index with a missing collation',
+    operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'name', collate: 'no_such_collation' }] } }],
+    code: 'collation-not-found',
+    field: 'columns[0].collate',
+  },
+  {
+    title: 'create_index with a missing operator class',
+    operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'name', opclass: { name: 'no_such_ops' } }] } }],
+    code: 'opclass-not-found',
+    field: 'columns[0].opclass.name',
+  },
+  {
+    title: 'create_index with an operator class of another type',
+    operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age', opclass: { name: 'text_pattern_ops' } }] } }],
+    code: 'invalid-field',
+    field: 'columns[0]',
+  },
+  {
+    title: 'create_index predicate with a STABLE function',
+    operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age' }], predicate: "seen > now() - interval '1 day'" } }],
+    code: 'not-immutable',
+    field: 'predicate',
+  },
+  {
+    title: 'create_index with an unknown storage parameter',
+    operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age' }], storage_parameters: 'no_such_parameter = 1' } }],
+    code: 'invalid-storage-parameter',
+    field: 'storage_parameters',
+  },
   {
     title: 'create_index storage parameters smuggling a WHERE clause',
     operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age' }], storage_parameters: 'fillfactor = 70) WHERE (false' } }],
@@ -147,28 +272,76 @@ const cases: Case[] = [
   },
   // defaults, up, down
   { title: 'add_column default with a subquery', operations: [addColumn({ default: '(SELECT 1)' })], code: 'subquery-not-allowed', field: 'column.default' },
-  { title: 'add_column default with a set-returning function', operations: [addColumn({ default: 'generate_series(1, 2)' })], code: 'set-returning-not-allowed', field: 'column.default' },
+  {
+    title: 'add_column default with a set-returning function',
+    operations: [addColumn({ default: 'generate_series(1, 2)' })],
+    code: 'set-returning-not-allowed',
+    field: 'column.default',
+  },
   { title: 'add_column up with a set-returning function', operations: [addColumn({}, { up: 'generate_series(1, 2)' })], code: 'set-returning-not-allowed', field: 'up' },
   { title: 'add_column up with a user-defined set-returning function', operations: [addColumn({}, { up: 'my_rows()' })], code: 'set-returning-not-allowed', field: 'up' },
-  { title: 'alter_column up with count(*)', operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'count(*)', down: 'CAST(age AS integer)' } }], code: 'aggregate-not-allowed', field: 'up' },
-  { title: 'alter_column up with a built-in aggregate', operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'max(age)', down: 'CAST(age AS integer)' } }], code: 'aggregate-not-allowed', field: 'up' },
-  { title: 'alter_column up with a user-defined aggregate', operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'my_sum(age)', down: 'CAST(age AS integer)' } }], code: 'aggregate-not-allowed', field: 'up' },
-  { title: 'alter_column down with a window function', operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'age', down: 'CAST(row_number() OVER () AS integer)' } }], code: 'window-not-allowed', field: 'down' },
+  {
+    title: 'alter_column up with count(*)',
+    operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'count(*)', down: 'CAST(age AS integer)' } }],
+    code: 'aggregate-not-allowed',
+    field: 'up',
+  },
+  {
+    title: 'alter_column up with a built-in aggregate',
+    operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'max(age)', down: 'CAST(age AS integer)' } }],
+    code: 'aggregate-not-allowed',
+    field: 'up',
+  },
+  {
+    title: 'alter_column up with a user-defined aggregate',
+    operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'my_sum(age)', down: 'CAST(age AS integer)' } }],
+    code: 'aggregate-not-allowed',
+    field: 'up',
+  },
+  {
+    title: 'alter_column down with a window function',
+    operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'age', down: 'CAST(row_number() OVER () AS integer)' } }],
+    code: 'window-not-allowed',
+    field: 'down',
+  },
   // SQL smuggled through `type`
   { title: 'type "int UNIQUE"', operations: [addColumn({ type: 'int UNIQUE' })], code: 'invalid-type', field: 'column.type' },
   { title: 'type "text NOT NULL"', operations: [addColumn({ type: 'text NOT NULL' })], code: 'invalid-type', field: 'column.type' },
   { title: 'type "int CHECK (false)"', operations: [addColumn({ type: 'int CHECK (false)' })], code: 'invalid-type', field: 'column.type' },
   { title: 'type with a trailing comment', operations: [addColumn({ type: 'integer -- a comment' })], code: 'invalid-type', field: 'column.type' },
-  { title: 'alter_column type "bigint DEFAULT 0"', operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint DEFAULT 0', up: 'age', down: 'CAST(age AS integer)' } }], code: 'invalid-type', field: 'type' },
+  {
+    title: 'alter_column type "bigint DEFAULT 0"',
+    operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint DEFAULT 0', up: 'age', down: 'CAST(age AS integer)' } }],
+    code: 'invalid-type',
+    field: 'type',
+  },
   {
     title: 'create_table column type "int UNIQUE"',
-    operations: [{ create_table: { name: 't1', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'v', type: 'int UNIQUE' }] } }],
+    operations: [
+      {
+        create_table: {
+          name: 't1',
+          columns: [
+            { name: 'id', type: 'integer', pk: true },
+            { name: 'v', type: 'int UNIQUE' },
+          ],
+        },
+      },
+    ],
     code: 'invalid-type',
     field: 'columns[1].type',
   },
   {
     title: 'create_table constraint storage parameters smuggling SQL',
-    operations: [{ create_table: { name: 't1', columns: [{ name: 'id', type: 'integer' }], constraints: [{ name: 'u', type: 'unique', columns: ['id'], index_parameters: { storage_parameters: 'fillfactor = 70), CHECK (false' } }] } }],
+    operations: [
+      {
+        create_table: {
+          name: 't1',
+          columns: [{ name: 'id', type: 'integer' }],
+          constraints: [{ name: 'u', type: 'unique', columns: ['id'], index_parameters: { storage_parameters: 'fillfactor = 70), CHECK (false' } }],
+        },
+      },
+    ],
     code: 'invalid-storage-parameter',
     field: 'constraints[0].index_parameters.storage_parameters',
   },
@@ -224,7 +397,10 @@ describe('the CLI says exit 2 and where', () => {
       await db.query(SETUP);
       const client = await db.connect();
       const initial = await catalogSnapshot(client);
-      const checkFile = await dir.write('bad_check.yaml', 'operations:\n  - add_column:\n      table: users\n      column: { name: x, type: integer, nullable: true, check: { name: x_check, constraint: "x >" } }\n');
+      const checkFile = await dir.write(
+        'bad_check.yaml',
+        'operations:\n  - add_column:\n      table: users\n      column: { name: x, type: integer, nullable: true, check: { name: x_check, constraint: "x >" } }\n',
+      );
       const r = await runCli(['start', checkFile], { TANDEM_DATABASE_URL: db.url });
       assert.equal(r.code, 2, r.stderr);
       assert.ok(r.stderr.includes('operations[0] (add_column), field "column.check.constraint"'), r.stderr);
@@ -251,7 +427,16 @@ describe('valid fragments still pass', () => {
       const m = migration({
         name: 'valid_fragments',
         operations: [
-          { create_table: { name: 'parents', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'label', type: 'text', unique: true }, { name: 'n', type: 'serial' }] } },
+          {
+            create_table: {
+              name: 'parents',
+              columns: [
+                { name: 'id', type: 'integer', pk: true },
+                { name: 'label', type: 'text', unique: true },
+                { name: 'n', type: 'serial' },
+              ],
+            },
+          },
           {
             create_table: {
               name: 'kids',
@@ -273,7 +458,15 @@ describe('valid fragments still pass', () => {
         name: 'valid_fragments_2',
         operations: [
           addColumn({ references: { name: 'x_fk', table: 'users', column: 'email' }, type: 'text', check: check('length(x) > 0') }, {}),
-          { create_index: { name: 'i1', table: 'users', columns: [{ column: 'name', collate: 'C', opclass: { name: 'text_pattern_ops' } }], predicate: 'age > 0', storage_parameters: 'fillfactor = 70' } },
+          {
+            create_index: {
+              name: 'i1',
+              table: 'users',
+              columns: [{ column: 'name', collate: 'C', opclass: { name: 'text_pattern_ops' } }],
+              predicate: 'age > 0',
+              storage_parameters: 'fillfactor = 70',
+            },
+          },
           { alter_column: { table: 'orders', column: 'note', type: 'integer', up: '(SELECT count(*) FROM users)', down: 'CAST(note AS text)' } },
         ],
       });
@@ -302,10 +495,14 @@ describe('a role without the TEMP privilege', () => {
       const client = new pg.Client({ connectionString: url.toString() });
       await client.connect();
       try {
-        const index = (extra: Record<string, unknown>) => migration({ name: 'idx', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age', ...extra }], predicate: 'age > 0' } }] });
+        const index = (extra: Record<string, unknown>) =>
+          migration({ name: 'idx', operations: [{ create_index: { name: 'i1', table: 'users', columns: [{ column: 'age', ...extra }], predicate: 'age > 0' } }] });
         await plan(client, index({}), engineOptions);
         // The catalog lookups need no privilege: a missing collation is still found out.
-        await assert.rejects(plan(client, index({ collate: 'no_such_collation' }), engineOptions), expectInvalid({ title: '', operations: [], code: 'collation-not-found', field: 'columns[0].collate' }));
+        await assert.rejects(
+          plan(client, index({ collate: 'no_such_collation' }), engineOptions),
+          expectInvalid({ title: '', operations: [], code: 'collation-not-found', field: 'columns[0].collate' }),
+        );
       } finally {
         await client.end();
       }

@@ -58,7 +58,10 @@ describe('file context', () => {
       'CREATE INDEX b_id ON b (id);',
     ].join('\n');
     const f = (await lintSql(sql)).findings;
-    assert.deepEqual(f.map((x) => `${x.rule}@${x.line}`), ['create-index-non-concurrent@6']);
+    assert.deepEqual(
+      f.map((x) => `${x.rule}@${x.line}`),
+      ['create-index-non-concurrent@6'],
+    );
   });
   test('schema-qualified and unqualified names of the default schema are one table', async () => {
     assert.deepEqual(await rulesOf('CREATE TABLE public.t (id int);\nCREATE INDEX ON t (id);'), []);
@@ -96,7 +99,7 @@ describe('inline ignores', () => {
     assert.equal(report.errors, 1);
   });
   test('tandem-ignore-file and `all`, in line or block comments', async () => {
-    const sql = "/* tandem-ignore-file require-lock-timeout, rename-column: legacy file */\nALTER TABLE u RENAME COLUMN a TO b;\n-- tandem-ignore all: reviewed\nDROP TABLE old;";
+    const sql = '/* tandem-ignore-file require-lock-timeout, rename-column: legacy file */\nALTER TABLE u RENAME COLUMN a TO b;\n-- tandem-ignore all: reviewed\nDROP TABLE old;';
     assert.deepEqual(await rulesOf(sql), []);
   });
   test('an unknown rule or a missing reason is reported as invalid-ignore', async () => {
@@ -109,7 +112,10 @@ describe('configuration', () => {
   test('levels: off removes a rule, warning downgrades it (exit 0)', async () => {
     const sql = 'CREATE INDEX i ON t (x);';
     const r = await lintSql(sql, { levels: { 'require-lock-timeout': 'off', 'create-index-non-concurrent': 'warning' } });
-    assert.deepEqual(r.findings.map((f) => `${f.rule}:${f.severity}`), ['create-index-non-concurrent:warning']);
+    assert.deepEqual(
+      r.findings.map((f) => `${f.rule}:${f.severity}`),
+      ['create-index-non-concurrent:warning'],
+    );
     assert.equal(exitCodeFor(summarize([r], 14, false)), 0);
   });
   test('config files: .tandemlint.json is found in the directory, tandem-lint.yaml too; unknown rules are exit-2 errors', async () => {
@@ -131,12 +137,15 @@ describe('configuration', () => {
 
 describe('parsing and positions', () => {
   test('a malformed file is a syntax-error finding at its line and column, exit 2, never a throw', async () => {
-    const r = await lintSql("-- héllo ☕\nSELECT 1;\nALTER TABLE users ADD COLUMN;\n", { file: 'm.sql' });
+    const r = await lintSql('-- héllo ☕\nSELECT 1;\nALTER TABLE users ADD COLUMN;\n', { file: 'm.sql' });
     assert.ok(r.parseError);
     assert.equal(r.parseError.line, 3);
     assert.equal(r.parseError.column, 29); // the ";" after COLUMN, counted in characters
     assert.match(r.parseError.message, /syntax error at or near ";"/);
-    assert.deepEqual(r.findings.map((f) => f.rule), ['syntax-error']);
+    assert.deepEqual(
+      r.findings.map((f) => f.rule),
+      ['syntax-error'],
+    );
     assert.equal(exitCodeFor(summarize([r], 14, false)), 2);
   });
   test('columns count characters, not bytes, after non-ASCII text', async () => {
@@ -152,11 +161,17 @@ describe('parsing and positions', () => {
     assert.equal((await lintSql('-- nothing here\n/* at all */\n')).statements, 0);
     const r = await lintSql("\\set ON_ERROR_STOP on\nSET lock_timeout = '1s';\nCREATE INDEX i ON t (x);\n");
     assert.equal(r.parseError, undefined);
-    assert.deepEqual(r.findings.map((f) => `${f.rule}@${f.line}:${f.column}`), ['create-index-non-concurrent@3:1']);
+    assert.deepEqual(
+      r.findings.map((f) => `${f.rule}@${f.line}:${f.column}`),
+      ['create-index-non-concurrent@3:1'],
+    );
   });
   test('statements after the first keep their own line, even with comments in between', async () => {
     const r = await lintSql("SET lock_timeout = '1s'; /* c */\n\n-- note\n  CREATE INDEX i ON t (x);");
-    assert.deepEqual(r.findings.map((f) => `${f.line}:${f.column}`), ['4:3']);
+    assert.deepEqual(
+      r.findings.map((f) => `${f.line}:${f.column}`),
+      ['4:3'],
+    );
   });
   test('the parser loads once and is reused', async () => {
     assert.equal(await loadParser(), await loadParser());

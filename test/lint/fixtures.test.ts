@@ -15,7 +15,10 @@ const root = path.join(import.meta.dirname, '..', 'fixtures', 'lint');
 function optionsOf(sql: string): LintSqlOptions {
   const m = /^--\s*fixture:\s*(.*)$/m.exec(sql);
   const opts: LintSqlOptions = {};
-  for (const part of (m?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (m?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [k, v] = part.split('=');
     if (k === 'pg-version') opts.pgVersion = Number(v);
     else if (k === 'assume-in-transaction') opts.assumeInTransaction = true;
@@ -24,21 +27,32 @@ function optionsOf(sql: string): LintSqlOptions {
   return opts;
 }
 
-const dirs = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const dirs = readdirSync(root, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
 
 test('every rule has bad and good fixtures, and every fixture directory is a rule', () => {
   for (const id of ruleIds) {
     assert.ok(dirs.includes(id), `no fixtures for rule ${id}`);
     const files = readdirSync(path.join(root, id));
-    assert.ok(files.some((f) => f.startsWith('bad')), `rule ${id} has no bad*.sql fixture`);
-    assert.ok(files.some((f) => f.startsWith('good')), `rule ${id} has no good*.sql fixture`);
+    assert.ok(
+      files.some((f) => f.startsWith('bad')),
+      `rule ${id} has no bad*.sql fixture`,
+    );
+    assert.ok(
+      files.some((f) => f.startsWith('good')),
+      `rule ${id} has no good*.sql fixture`,
+    );
   }
   for (const d of dirs) assert.ok((ruleIds as string[]).includes(d), `fixture directory ${d} names no rule`);
 });
 
 for (const rule of dirs) {
   describe(rule, () => {
-    for (const name of readdirSync(path.join(root, rule)).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const name of readdirSync(path.join(root, rule))
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       const file = path.join(root, rule, name);
       test(name, async () => {
         const sql = readFileSync(file, 'utf8');

@@ -82,7 +82,10 @@ describe('lint output', () => {
     const lines = render(await report(), 'github').split('\n');
     const cmds = lines.filter((l) => l.startsWith('::'));
     assert.equal(cmds.length, 3);
-    assert.match(cmds[0]!, /^::error file=db\/migrations\/0042 add%2C index\.sql,line=2,col=1,endLine=2,endColumn=46,title=tandem lint%3A create-index-non-concurrent::CREATE INDEX users_email_idx on users without CONCURRENTLY%0Awhy: /);
+    assert.match(
+      cmds[0]!,
+      /^::error file=db\/migrations\/0042 add%2C index\.sql,line=2,col=1,endLine=2,endColumn=46,title=tandem lint%3A create-index-non-concurrent::CREATE INDEX users_email_idx on users without CONCURRENTLY%0Awhy: /,
+    );
     assert.match(cmds[1]!, /^::warning file=.*title=tandem lint%3A unbatched-write::/);
     assert.match(cmds[2]!, /^::error file=db\/broken\.sql,line=2,col=1,/);
     assert.ok(!cmds.some((c) => c.includes('\n')));
@@ -91,7 +94,11 @@ describe('lint output', () => {
   test('--list-rules: every rule, one line each', () => {
     const lines = listRules('human').split('\n');
     assert.equal(lines.length, ruleIds.length + Object.keys(metaRules).length);
-    for (const id of ruleIds) assert.ok(lines.some((l) => l.startsWith(`${id} `)), id);
+    for (const id of ruleIds)
+      assert.ok(
+        lines.some((l) => l.startsWith(`${id} `)),
+        id,
+      );
     const json = JSON.parse(listRules('json'));
     assert.ok(json.every((r: { id: string; summary: string; tandem: string }) => r.id && r.summary && r.tandem));
   });

@@ -64,12 +64,12 @@ for (const v of variants) {
   test(`kill -9 after the backfill passed rows an application held locked, ${v.title}: the resumed start fills them`, { timeout: 120_000 }, async () => {
     const db = await freshDatabase(setup(v.keyed ? 'PRIMARY KEY' : 'NOT NULL'), dbs);
     // Where the checkpoint is past the locked rows: their last key, or (ctid) the last heap page holding one.
-    const lockedPages = (await db.query(`SELECT min((ctid::text::point)[0])::int AS first, max((ctid::text::point)[0])::int AS last FROM items WHERE id BETWEEN $1 AND $2`, [LOCKED.from, LOCKED.to])).rows[0];
+    const lockedPages = (
+      await db.query(`SELECT min((ctid::text::point)[0])::int AS first, max((ctid::text::point)[0])::int AS last FROM items WHERE id BETWEEN $1 AND $2`, [LOCKED.from, LOCKED.to])
+    ).rows[0];
     const before = v.keyed ? LOCKED.from : (lockedPages.first as number);
     const past = v.keyed ? LOCKED.to + 80 : (lockedPages.last as number) + 2;
-    const expected = new Map(
-      (await db.query(`SELECT id, (${v.expected})::text AS value FROM items ORDER BY id`)).rows.map((r) => [r.id as number, r.value as string | null]),
-    );
+    const expected = new Map((await db.query(`SELECT id, (${v.expected})::text AS value FROM items ORDER BY id`)).rows.map((r) => [r.id as number, r.value as string | null]));
     const file = writeMigrationFile(v.name, { name: v.name, operations: [v.operation] });
 
     // Batches slow enough that the application can lock its rows after the expand step (which
@@ -104,7 +104,10 @@ for (const v of variants) {
 
     const again = await cli(['start', file, '--wait'], db.url);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['active']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['active'],
+    );
 
     const viaNewVersion = async (schema: string) =>
       new Map((await db.query(`SELECT id, ${v.column}::text AS value FROM ${schema}.items ORDER BY id`)).rows.map((r) => [r.id as number, r.value as string | null]));

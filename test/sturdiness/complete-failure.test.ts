@@ -66,7 +66,7 @@ async function assertOldVersionWorks(s: Started, id: number): Promise<void> {
   await old.query(`INSERT INTO users (id, name, score, note) VALUES ($1, 'old', '7', 'from the old version')`, [id]);
   await old.query(`UPDATE users SET score = '8' WHERE id = 1`);
   const cols = (await s.db.query(`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'score'`)).rows;
-  assert.deepEqual(cols, [{ type: 'text' }], 'the old version\'s score column is still text');
+  assert.deepEqual(cols, [{ type: 'text' }], "the old version's score column is still text");
   assert.equal((await s.db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [PREVIOUS])).rows[0].n, 1);
 }
 
@@ -84,48 +84,62 @@ async function assertRolledBackToBefore(s: Started): Promise<void> {
   // The catalog is as before start, the previous version schema included (rows written meanwhile aside).
   assert.deepEqual(await catalogSnapshot(s.engine), s.before.public);
   assert.deepEqual(await catalogSnapshot(s.engine, PREVIOUS), s.before.previous);
-  assert.deepEqual((await migrations(s.db)).map((m) => [m.name, m.phase]), [['c0_base', 'completed'], ['c1_score', 'rolled_back']]);
+  assert.deepEqual(
+    (await migrations(s.db)).map((m) => [m.name, m.phase]),
+    [
+      ['c0_base', 'completed'],
+      ['c1_score', 'rolled_back'],
+    ],
+  );
 }
 
 describe('a failed complete can be run again or rolled back', () => {
-  test('a constraint the data violates fails validation at complete: exit 1, nothing removed, status offers rollback, rollback restores the catalog', { timeout: 120_000 }, async () => {
-    const s = await startSecond(scoreToInteger('c1_score', 'score_ok(score)'));
-    // The check passed NOT VALID at start; the function it calls now rejects most existing rows.
-    await s.db.query(`CREATE OR REPLACE FUNCTION score_ok(v integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT v < 50'`);
+  test(
+    'a constraint the data violates fails validation at complete: exit 1, nothing removed, status offers rollback, rollback restores the catalog',
+    { timeout: 120_000 },
+    async () => {
+      const s = await startSecond(scoreToInteger('c1_score', 'score_ok(score)'));
+      // The check passed NOT VALID at start; the function it calls now rejects most existing rows.
+      await s.db.query(`CREATE OR REPLACE FUNCTION score_ok(v integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT v < 50'`);
 
-    const c = await cli(['complete'], s.db.url);
-    assert.equal(c.code, 1, c.stderr);
-    await assertOldVersionWorks(s, 1001);
-    assert.equal((c.json as { error: { details?: { sqlstate?: string } } }).error.details?.sqlstate, '23514', 'check_violation');
+      const c = await cli(['complete'], s.db.url);
+      assert.equal(c.code, 1, c.stderr);
+      await assertOldVersionWorks(s, 1001);
+      assert.equal((c.json as { error: { details?: { sqlstate?: string } } }).error.details?.sqlstate, '23514', 'check_violation');
 
-    const st = await nextCommands(s.db);
-    assert.deepEqual([st.phase, st.next], ['completing', ['complete', 'rollback']]);
-    assert.match(st.lastError!.step, /^validate:/);
-    await assertRolledBackToBefore(s);
-  });
+      const st = await nextCommands(s.db);
+      assert.deepEqual([st.phase, st.next], ['completing', ['complete', 'rollback']]);
+      assert.match(st.lastError!.step, /^validate:/);
+      await assertRolledBackToBefore(s);
+    },
+  );
 
-  test('rows out of sync (written bypassing the sync trigger): complete refuses, exit 1 backfill-incomplete, nothing removed; once synced, complete succeeds', { timeout: 120_000 }, async () => {
-    const s = await startSecond(scoreToInteger('c1_score'));
-    // A write that bypassed the trigger (replication role): the old column changed, the new one not.
-    const bypass = await s.db.connect('bypass');
-    await bypass.query(`SET session_replication_role = replica`);
-    await bypass.query(`UPDATE users SET score = '999', _tandem_synced = NULL WHERE id BETWEEN 10 AND 14`);
+  test(
+    'rows out of sync (written bypassing the sync trigger): complete refuses, exit 1 backfill-incomplete, nothing removed; once synced, complete succeeds',
+    { timeout: 120_000 },
+    async () => {
+      const s = await startSecond(scoreToInteger('c1_score'));
+      // A write that bypassed the trigger (replication role): the old column changed, the new one not.
+      const bypass = await s.db.connect('bypass');
+      await bypass.query(`SET session_replication_role = replica`);
+      await bypass.query(`UPDATE users SET score = '999', _tandem_synced = NULL WHERE id BETWEEN 10 AND 14`);
 
-    const c = await cli(['complete'], s.db.url);
-    assert.equal(c.code, 1, c.stderr);
-    assert.equal(c.errorCode, 'backfill-incomplete');
-    assert.match(c.stderr, /hint: .*UPDATE/);
-    await assertOldVersionWorks(s, 1004);
-    const st = await nextCommands(s.db);
-    assert.deepEqual([st.phase, st.next, st.lastError?.step], ['completing', ['complete', 'rollback'], 'verify-backfill:users']);
+      const c = await cli(['complete'], s.db.url);
+      assert.equal(c.code, 1, c.stderr);
+      assert.equal(c.errorCode, 'backfill-incomplete');
+      assert.match(c.stderr, /hint: .*UPDATE/);
+      await assertOldVersionWorks(s, 1004);
+      const st = await nextCommands(s.db);
+      assert.deepEqual([st.phase, st.next, st.lastError?.step], ['completing', ['complete', 'rollback'], 'verify-backfill:users']);
 
-    // What the hint says: sync them through the trigger, from the old columns.
-    await s.db.query(`BEGIN; SET LOCAL tandem.version = '__tandem_backfill'; UPDATE public.users SET _tandem_synced = true WHERE _tandem_synced IS NOT TRUE; COMMIT;`);
-    const again = await cli(['complete'], s.db.url);
-    assert.equal(again.code, 0, again.stderr);
-    const scores = await s.db.query(`SELECT count(*)::int AS n FROM users WHERE id BETWEEN 10 AND 14 AND score = 999`);
-    assert.equal(scores.rows[0].n, 5);
-  });
+      // What the hint says: sync them through the trigger, from the old columns.
+      await s.db.query(`BEGIN; SET LOCAL tandem.version = '__tandem_backfill'; UPDATE public.users SET _tandem_synced = true WHERE _tandem_synced IS NOT TRUE; COMMIT;`);
+      const again = await cli(['complete'], s.db.url);
+      assert.equal(again.code, 0, again.stderr);
+      const scores = await s.db.query(`SELECT count(*)::int AS n FROM users WHERE id BETWEEN 10 AND 14 AND score = 999`);
+      assert.equal(scores.rows[0].n, 5);
+    },
+  );
 
   test('the contract step gives up on its lock: exit 1, nothing removed; complete again after the lock is released succeeds', { timeout: 120_000 }, async () => {
     const s = await startSecond(scoreToInteger('c1_score'));
@@ -144,10 +158,17 @@ describe('a failed complete can be run again or rolled back', () => {
 
     const again = await cli(['complete'], s.db.url);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((await migrations(s.db)).map((m) => m.phase), ['completed', 'completed']);
+    assert.deepEqual(
+      (await migrations(s.db)).map((m) => m.phase),
+      ['completed', 'completed'],
+    );
     assert.equal((await s.db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [PREVIOUS])).rows[0].n, 0);
     const scores = await s.db.query(`SELECT id, score FROM public.users WHERE id IN (1, 2, 1002) ORDER BY id`);
-    assert.deepEqual(scores.rows, [{ id: 1, score: 8 }, { id: 2, score: 2 }, { id: 1002, score: 7 }]);
+    assert.deepEqual(scores.rows, [
+      { id: 1, score: 8 },
+      { id: 2, score: 2 },
+      { id: 1002, score: 7 },
+    ]);
   });
 
   test('the contract step gives up on its lock: rollback instead succeeds and restores the catalog', { timeout: 120_000 }, async () => {
@@ -176,6 +197,9 @@ describe('a failed complete can be run again or rolled back', () => {
     assert.equal(rb.errorCode, 'completing');
     const again = await cli(['complete'], s.db.url);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((await migrations(s.db)).map((m) => m.phase), ['completed', 'completed']);
+    assert.deepEqual(
+      (await migrations(s.db)).map((m) => m.phase),
+      ['completed', 'completed'],
+    );
   });
 });

@@ -40,7 +40,10 @@ describe('finishing commands run again', () => {
     const rb = await cli(['rollback'], db.url);
     assert.equal(rb.code, 2, rb.stderr);
     assert.equal(rb.errorCode, 'not-in-progress');
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['completed']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['completed'],
+    );
   });
 
   test('rollback after rollback: exit 0, alreadyDone; complete of a rolled-back migration: exit 2 not-in-progress', async () => {
@@ -56,7 +59,10 @@ describe('finishing commands run again', () => {
     const c = await cli(['complete'], db.url);
     assert.equal(c.code, 2, c.stderr);
     assert.equal(c.errorCode, 'not-in-progress');
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['rolled_back']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['rolled_back'],
+    );
   });
 
   test('nothing ever started: complete and rollback exit 2 not-in-progress, before and after init', async () => {
@@ -124,10 +130,16 @@ describe('a kill between the last step and the phase update converges', () => {
     const file = writeMigrationFile('f3_score', doc('f3_score'));
     assert.equal((await cli(['start', file], db.url)).code, 0);
     await killBetweenLastStepAndPhaseUpdate(db, 'complete', 'contract', 'f3_score');
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['completing']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['completing'],
+    );
     const again = await cli(['complete'], db.url);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['completed']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['completed'],
+    );
     assert.equal((await cli(['complete'], db.url)).code, 0);
   });
 
@@ -136,10 +148,16 @@ describe('a kill between the last step and the phase update converges', () => {
     const file = writeMigrationFile('f4_score', doc('f4_score'));
     assert.equal((await cli(['start', file], db.url)).code, 0);
     await killBetweenLastStepAndPhaseUpdate(db, 'rollback', 'undo:users', 'f4_score');
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['rolling_back']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['rolling_back'],
+    );
     const again = await cli(['rollback'], db.url);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['rolled_back']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['rolled_back'],
+    );
     assert.equal((await cli(['rollback'], db.url)).code, 0);
   });
 });

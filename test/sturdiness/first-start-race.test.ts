@@ -51,7 +51,10 @@ test(`${PAIRS} pairs of concurrent first starts on fresh databases: each exits 0
     assertCleanOutcome(a, pair);
     assertCleanOutcome(b, pair);
     assert.ok(a.code === 0 || b.code === 0, `pair ${pair}: one of them started the migration: ${describeRun(a)} / ${describeRun(b)}`);
-    assert.deepEqual((await migrations(db)).map((m) => [m.name, m.phase]), [['r1_shout', 'active']]);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => [m.name, m.phase]),
+      [['r1_shout', 'active']],
+    );
     outcomes.push(`${a.code}${b.code}`);
     await db.drop();
     dbs.splice(dbs.indexOf(db), 1);
@@ -81,7 +84,10 @@ test('first starts on two schemas of a fresh database at once (different runner 
       assert.ok(!hasStackTrace(r.stderr), `pair ${pair}: ${describeRun(r)}`);
       assert.equal(r.code, 0, `pair ${pair}: ${describeRun(r)}`);
     }
-    assert.deepEqual((await migrations(db)).map((m) => m.phase), ['active', 'active']);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => m.phase),
+      ['active', 'active'],
+    );
     await db.drop();
     dbs.splice(dbs.indexOf(db), 1);
   }
@@ -105,14 +111,18 @@ test('a start that reaches state creation while another runner is creating it: e
     await waitFor(
       'the start to wait for the other creation',
       async () =>
-        (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tandem' AND wait_event = 'advisory'`)).rows[0].n > 0,
+        (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tandem' AND wait_event = 'advisory'`)).rows[0]
+          .n > 0,
       30_000,
     );
     await other.query('COMMIT');
     const r = await run.done;
     assert.ok(!hasStackTrace(r.stderr), `round ${round}: ${r.stderr}`);
     assert.equal(r.code, 0, `round ${round}: ${r.stderr}`);
-    assert.deepEqual((await migrations(db)).map((m) => [m.name, m.phase]), [['r1_shout', 'active']]);
+    assert.deepEqual(
+      (await migrations(db)).map((m) => [m.name, m.phase]),
+      [['r1_shout', 'active']],
+    );
     await db.drop();
     dbs.splice(dbs.indexOf(db), 1);
   }
@@ -135,7 +145,10 @@ test('start plans once, on a fresh database too (the trials run once)', async ()
   const db = await freshDatabase(SETUP, dbs);
   const client = await db.connect('counting');
   const trials = countTrials(client);
-  const migration = parseMigration({ name: 'r2_once', operations: [{ alter_column: { table: 'users', column: 'name', type: 'varchar(40)', up: 'name', down: 'name' } }] }, undefined);
+  const migration = parseMigration(
+    { name: 'r2_once', operations: [{ alter_column: { table: 'users', column: 'name', type: 'varchar(40)', up: 'name', down: 'name' } }] },
+    undefined,
+  );
   await plan(client, migration);
   const perPlan = trials.count();
   assert.ok(perPlan > 0, 'planning runs trials');

@@ -54,7 +54,10 @@ test('the first step fails at run time: exit 1, no migration row left, the audit
   const again = await cli(['start', file], db.url);
   assert.equal(again.code, 0, again.stderr);
   assert.equal((again.json as { resumed: boolean }).resumed, false);
-  assert.deepEqual((await migrations(db)).map((m) => [m.name, m.phase]), [['s1_score', 'active']]);
+  assert.deepEqual(
+    (await migrations(db)).map((m) => [m.name, m.phase]),
+    [['s1_score', 'active']],
+  );
   assert.deepEqual((await auditOf(db, 's1_score')).map((a) => a.outcome).slice(0, 1), ['failed']);
 });
 
@@ -79,6 +82,9 @@ test('a failure after a step committed keeps the row: the migration can be resum
   const file = writeMigrationFile('s3_score', doc('s3_score'));
   const r = await cli(['start', file], db.url);
   assert.equal(r.code, 1, r.stderr);
-  assert.deepEqual((await migrations(db)).map((m) => m.phase), ['starting']);
+  assert.deepEqual(
+    (await migrations(db)).map((m) => m.phase),
+    ['starting'],
+  );
   assert.equal((await cli(['rollback'], db.url)).code, 0);
 });

@@ -36,10 +36,16 @@ test('init twice, and start on an install of state version 1, upgrade it in plac
   assert.deepEqual(await stateShape(db), { version: STATE_VERSION, skippedTable: true });
 
   await downgradeToVersion1(db);
-  const file = writeMigrationFile('u1_shout', { name: 'u1_shout', operations: [{ add_column: { table: 'users', up: 'upper(name)', column: { name: 'shout', type: 'text', nullable: true } } }] });
+  const file = writeMigrationFile('u1_shout', {
+    name: 'u1_shout',
+    operations: [{ add_column: { table: 'users', up: 'upper(name)', column: { name: 'shout', type: 'text', nullable: true } } }],
+  });
   const r = await cli(['start', file, '--batch-size', '10'], db.url);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(await stateShape(db), { version: STATE_VERSION, skippedTable: true });
-  assert.deepEqual((await migrations(db)).map((m) => m.phase), ['active']);
+  assert.deepEqual(
+    (await migrations(db)).map((m) => m.phase),
+    ['active'],
+  );
   assert.equal((await db.query(`SELECT count(*)::int AS n FROM users WHERE shout IS DISTINCT FROM upper(name)`)).rows[0].n, 0);
 });

@@ -28,7 +28,10 @@ async function catalogState(db: TestDatabase): Promise<string[]> {
 }
 
 function lockModes(t: StatementTrace, relation: string): string[] {
-  return t.locks.filter((l) => l.relation === relation).map((l) => l.modeName).sort();
+  return t.locks
+    .filter((l) => l.relation === relation)
+    .map((l) => l.modeName)
+    .sort();
 }
 
 describe('trace on a given database (--database-url): one transaction, rolled back', () => {
@@ -94,7 +97,7 @@ describe('trace on a given database (--database-url): one transaction, rolled ba
   });
 
   it('hold times: a lock is held from the statement that took it to the end of the transaction', async () => {
-    const run = await trace("SELECT count(*) FROM t;\nSELECT pg_sleep(0.05);\nALTER TABLE t ADD COLUMN n int;\n");
+    const run = await trace('SELECT count(*) FROM t;\nSELECT pg_sleep(0.05);\nALTER TABLE t ADD COLUMN n int;\n');
     const share = run.locks.find((l) => l.relation === 't' && l.mode === 'AccessShareLock')!;
     const ae = run.locks.find((l) => l.relation === 't' && l.mode === 'AccessExclusiveLock')!;
     assert.equal(share.acquiredBy, 0);

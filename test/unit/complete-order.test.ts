@@ -48,13 +48,10 @@ describe('orderCompleteSteps', () => {
     const contract = orderCompleteSteps(planned).find((s) => s.id === 'contract') as SqlStep;
     assert.equal(contract.kind, 'sql');
     assert.equal(contract.transactional, true);
-    assert.deepEqual(contract.actions.map((a) => a.sql), [
-      'DROP VIEW IF EXISTS p.users',
-      'DROP SCHEMA IF EXISTS p',
-      'DROP TRIGGER t ON users',
-      'ALTER TABLE users DROP COLUMN old',
-      'ALTER TABLE orders DROP COLUMN old',
-    ]);
+    assert.deepEqual(
+      contract.actions.map((a) => a.sql),
+      ['DROP VIEW IF EXISTS p.users', 'DROP SCHEMA IF EXISTS p', 'DROP TRIGGER t ON users', 'ALTER TABLE users DROP COLUMN old', 'ALTER TABLE orders DROP COLUMN old'],
+    );
   });
 
   test('only the contract transaction and what follows it are irreversible', () => {
@@ -85,7 +82,10 @@ describe('orderCompleteSteps', () => {
     const cleanupOnly = { start: [step('build:users:0', [action('CREATE INDEX CONCURRENTLY i ON users (x)', { transactional: false })])], complete: [] };
     assert.deepEqual(orderCompleteSteps(cleanupOnly), []);
     const dropIndex = { start: [], complete: [step('cleanup:users:0', [action('DROP INDEX CONCURRENTLY i', { transactional: false })])] };
-    assert.deepEqual(orderCompleteSteps(dropIndex).map((s) => [s.id, s.irreversible]), [['cleanup:users:0', true]]);
+    assert.deepEqual(
+      orderCompleteSteps(dropIndex).map((s) => [s.id, s.irreversible]),
+      [['cleanup:users:0', true]],
+    );
   });
 
   test('removesNothing tells checks from removals, in ordered plans and in plans stored before the order', () => {

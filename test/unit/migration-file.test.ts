@@ -65,6 +65,23 @@ test('a missing file is invalid input', async () => {
 
 test('the JSON Schema describes every supported operation', () => {
   const text = JSON.stringify(migrationJsonSchema());
-  for (const op of ['create_table', 'add_column', 'drop_column', 'rename_column', 'alter_column', 'create_index', 'drop_index', 'drop_table', 'rename_table', 'sql', 'create_constraint', 'drop_constraint', 'drop_multicolumn_constraint', 'rename_constraint', 'set_replica_identity']) assert.ok(text.includes(`"${op}"`), op);
+  for (const op of [
+    'create_table',
+    'add_column',
+    'drop_column',
+    'rename_column',
+    'alter_column',
+    'create_index',
+    'drop_index',
+    'drop_table',
+    'rename_table',
+    'sql',
+    'create_constraint',
+    'drop_constraint',
+    'drop_multicolumn_constraint',
+    'rename_constraint',
+    'set_replica_identity',
+  ])
+    assert.ok(text.includes(`"${op}"`), op);
   assert.ok(text.includes('"nullable"'));
 });

@@ -38,8 +38,14 @@ describe('lock modes', () => {
     assert.ok(conflicts('SHARE UPDATE EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE'));
   });
   test('what blocks traffic: SHARE and stronger (writes), ACCESS EXCLUSIVE (reads too)', () => {
-    assert.deepEqual(TABLE_LOCK_MODES.filter((m) => blocksTraffic(m)), ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE']);
-    assert.deepEqual(TABLE_LOCK_MODES.filter((m) => LOCK_MODE_INFO[m].blocksReads), ['ACCESS EXCLUSIVE']);
+    assert.deepEqual(
+      TABLE_LOCK_MODES.filter((m) => blocksTraffic(m)),
+      ['SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'],
+    );
+    assert.deepEqual(
+      TABLE_LOCK_MODES.filter((m) => LOCK_MODE_INFO[m].blocksReads),
+      ['ACCESS EXCLUSIVE'],
+    );
     assert.equal(blocksTraffic('none'), false);
     assert.equal(blocksTraffic('AccessExclusiveLock'), true);
   });

@@ -42,13 +42,36 @@ before(loadFragmentParser);
 
 describe('types', () => {
   test('plain types pass, with modifiers, arrays and multi-word names', () => {
-    for (const t of ['integer', 'int', 'varchar(20)', 'numeric(10, 2)', 'text[]', 'timestamp with time zone', 'double precision', 'public.my_enum', '"Mixed Case"', 'bit varying(3)', 'interval']) {
+    for (const t of [
+      'integer',
+      'int',
+      'varchar(20)',
+      'numeric(10, 2)',
+      'text[]',
+      'timestamp with time zone',
+      'double precision',
+      'public.my_enum',
+      '"Mixed Case"',
+      'bit varying(3)',
+      'interval',
+    ]) {
       checkTypeFragment(t, at);
     }
   });
 
   test('a clause after the type is refused', () => {
-    for (const t of ['int UNIQUE', 'text NOT NULL', 'int CHECK (false)', 'int DEFAULT 0', 'text COLLATE "C"', 'int; DROP TABLE users', 'integer -- comment', 'int /* c */', 'int::text', 'int[] PRIMARY KEY']) {
+    for (const t of [
+      'int UNIQUE',
+      'text NOT NULL',
+      'int CHECK (false)',
+      'int DEFAULT 0',
+      'text COLLATE "C"',
+      'int; DROP TABLE users',
+      'integer -- comment',
+      'int /* c */',
+      'int::text',
+      'int[] PRIMARY KEY',
+    ]) {
       refused(() => checkTypeFragment(t, at), 'invalid-type');
     }
   });
@@ -56,9 +79,9 @@ describe('types', () => {
 
 describe('expressions', () => {
   test('one expression passes and its parse tree comes back', () => {
-    const node = parseExpressionFragment('lower(email) || \'x\'', at);
+    const node = parseExpressionFragment("lower(email) || 'x'", at);
     assert.ok('A_Expr' in node);
-    for (const e of ['age > 0', "coalesce(name, 'unknown')", 'CAST(code AS integer)', '(a + b) * 2', "x IN (1, 2)", '-- leading comment\nage > 0']) parseExpressionFragment(e, at);
+    for (const e of ['age > 0', "coalesce(name, 'unknown')", 'CAST(code AS integer)', '(a + b) * 2', 'x IN (1, 2)', '-- leading comment\nage > 0']) parseExpressionFragment(e, at);
   });
 
   test('a syntax error gives the parser message and the position inside the fragment', () => {
@@ -110,12 +133,23 @@ describe('storage parameters', () => {
   test('name = value pairs are rendered again with quoted names and literal values', () => {
     assert.equal(renderStorageParameters('fillfactor=70', at), '"fillfactor" = 70');
     assert.equal(renderStorageParameters('fillfactor = 70, autovacuum_enabled = false', at), `"fillfactor" = 70, "autovacuum_enabled" = 'false'`);
-    assert.equal(renderStorageParameters("toast.autovacuum_vacuum_scale_factor = 0.2, buffering = 'auto'", at), `"toast"."autovacuum_vacuum_scale_factor" = 0.2, "buffering" = 'auto'`);
+    assert.equal(
+      renderStorageParameters("toast.autovacuum_vacuum_scale_factor = 0.2, buffering = 'auto'", at),
+      `"toast"."autovacuum_vacuum_scale_factor" = 0.2, "buffering" = 'auto'`,
+    );
     assert.equal(renderStorageParameters('deduplicate_items', at), '"deduplicate_items"');
   });
 
   test('anything else is refused', () => {
-    for (const p of ['fillfactor = 70) WHERE (false', 'fillfactor = 70), CHECK (false', 'fillfactor = 70 -- x', '', 'fillfactor = int4', '(fillfactor = 70)', 'fillfactor = 70); DROP TABLE users; --']) {
+    for (const p of [
+      'fillfactor = 70) WHERE (false',
+      'fillfactor = 70), CHECK (false',
+      'fillfactor = 70 -- x',
+      '',
+      'fillfactor = int4',
+      '(fillfactor = 70)',
+      'fillfactor = 70); DROP TABLE users; --',
+    ]) {
       refused(() => renderStorageParameters(p, at), 'invalid-storage-parameter');
     }
   });
@@ -136,18 +170,55 @@ test('identity sequence options must be sequence options only', () => {
 
 describe('a migration file is checked with the parser before any connection', () => {
   const files: [string, unknown, { operationIndex: number; field: string; code: string }][] = [
-    ['bad_type.json', { operations: [{ add_column: { table: 'users', column: { name: 'x', type: 'int UNIQUE', nullable: true } } }] }, { operationIndex: 0, field: 'column.type', code: 'invalid-type' }],
+    [
+      'bad_type.json',
+      { operations: [{ add_column: { table: 'users', column: { name: 'x', type: 'int UNIQUE', nullable: true } } }] },
+      { operationIndex: 0, field: 'column.type', code: 'invalid-type' },
+    ],
     [
       'bad_table_check.json',
-      { operations: [{ drop_column: { table: 'users', column: 'x' } }, { create_table: { name: 't', columns: [{ name: 'id', type: 'integer', pk: true }, { name: 'v', type: 'integer', check: { name: 'c', constraint: 'v >' } }] } }] },
+      {
+        operations: [
+          { drop_column: { table: 'users', column: 'x' } },
+          {
+            create_table: {
+              name: 't',
+              columns: [
+                { name: 'id', type: 'integer', pk: true },
+                { name: 'v', type: 'integer', check: { name: 'c', constraint: 'v >' } },
+              ],
+            },
+          },
+        ],
+      },
       { operationIndex: 1, field: 'columns[1].check.constraint', code: 'invalid-sql' },
     ],
-    ['bad_up.json', { operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'count(*)', down: 'age' } }] }, { operationIndex: 0, field: 'up', code: 'aggregate-not-allowed' }],
-    ['bad_down.json', { operations: [{ drop_multicolumn_constraint: { table: 'users', name: 'c', down: { a: 'a', b: 'lower(b' } } }] }, { operationIndex: 0, field: 'down.b', code: 'invalid-sql' }],
+    [
+      'bad_up.json',
+      { operations: [{ alter_column: { table: 'users', column: 'age', type: 'bigint', up: 'count(*)', down: 'age' } }] },
+      { operationIndex: 0, field: 'up', code: 'aggregate-not-allowed' },
+    ],
+    [
+      'bad_down.json',
+      { operations: [{ drop_multicolumn_constraint: { table: 'users', name: 'c', down: { a: 'a', b: 'lower(b' } } }] },
+      { operationIndex: 0, field: 'down.b', code: 'invalid-sql' },
+    ],
     ['bad_sql.json', { operations: [{ sql: { up: 'CREATE TABEL t (id int)' } }] }, { operationIndex: 0, field: 'up', code: 'invalid-sql' }],
-    ['bad_predicate.json', { operations: [{ create_index: { name: 'i', table: 'users', columns: [{ column: 'a' }], predicate: 'a > (SELECT 1)' } }] }, { operationIndex: 0, field: 'predicate', code: 'subquery-not-allowed' }],
-    ['bad_storage.json', { operations: [{ create_index: { name: 'i', table: 'users', columns: [{ column: 'a' }], storage_parameters: 'fillfactor = 70) WHERE (false' } }] }, { operationIndex: 0, field: 'storage_parameters', code: 'invalid-storage-parameter' }],
-    ['bad_default.json', { operations: [{ alter_column: { table: 'users', column: 'age', default: '(SELECT 1)', up: 'age', down: 'age' } }] }, { operationIndex: 0, field: 'default', code: 'subquery-not-allowed' }],
+    [
+      'bad_predicate.json',
+      { operations: [{ create_index: { name: 'i', table: 'users', columns: [{ column: 'a' }], predicate: 'a > (SELECT 1)' } }] },
+      { operationIndex: 0, field: 'predicate', code: 'subquery-not-allowed' },
+    ],
+    [
+      'bad_storage.json',
+      { operations: [{ create_index: { name: 'i', table: 'users', columns: [{ column: 'a' }], storage_parameters: 'fillfactor = 70) WHERE (false' } }] },
+      { operationIndex: 0, field: 'storage_parameters', code: 'invalid-storage-parameter' },
+    ],
+    [
+      'bad_default.json',
+      { operations: [{ alter_column: { table: 'users', column: 'age', default: '(SELECT 1)', up: 'age', down: 'age' } }] },
+      { operationIndex: 0, field: 'default', code: 'subquery-not-allowed' },
+    ],
   ];
 
   test('loadMigrationFile refuses each at its operation and field', async () => {

@@ -60,10 +60,7 @@ const table = () =>
 test('a version view maps the version names onto physical columns', () => {
   const t = table();
   t.columns[1] = { ...t.columns[1]!, physical: '_tandem_new_score' };
-  assert.equal(
-    viewSql('public', 'public_m1', t),
-    'CREATE VIEW "public_m1"."users" AS SELECT "id", "_tandem_new_score" AS "score" FROM "public"."users"',
-  );
+  assert.equal(viewSql('public', 'public_m1', t), 'CREATE VIEW "public_m1"."users" AS SELECT "id", "_tandem_new_score" AS "score" FROM "public"."users"');
 });
 
 test('the sync trigger picks the direction from tandem.version, else the search_path, and walks the stages', async () => {
@@ -90,7 +87,10 @@ test('the sync trigger picks the direction from tandem.version, else the search_
   assert.match(sql, /current_setting\('tandem\.version', true\)/);
   assert.match(sql, /'public_m1' = ANY \(current_schemas\(false\)\)/);
   // new writers: the old column from `down`, over the new names bound to the new version's columns
-  assert.match(sql, /IF _tandem_writer_is_new THEN\s+-- [^\n]*\s+DECLARE\s+"points" integer := NEW\."_tandem_new_points";\s+BEGIN\s+_tandem_down0_1 := \(CAST\(points AS text\)\);\s+END;/);
+  assert.match(
+    sql,
+    /IF _tandem_writer_is_new THEN\s+-- [^\n]*\s+DECLARE\s+"points" integer := NEW\."_tandem_new_points";\s+BEGIN\s+_tandem_down0_1 := \(CAST\(points AS text\)\);\s+END;/,
+  );
   assert.match(sql, /NEW\."score" := _tandem_down0_1;/);
   // old writers (and the backfill): the shadow from `up`, over the old names
   assert.match(sql, /ELSE\s+-- [^\n]*\s+DECLARE\s+"score" text := NEW\."score";\s+BEGIN\s+_tandem_up0_1 := \(CAST\(score AS integer\)\);/);

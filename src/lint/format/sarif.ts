@@ -60,7 +60,14 @@ export function formatSarif(report: LintReport, toolVersion: string): string {
               .map((f) => ({
                 level: 'error',
                 message: { text: `cannot parse: ${f.parseError!.message}` },
-                locations: [{ physicalLocation: { artifactLocation: { uri: encodeURI(f.file), uriBaseId: '%SRCROOT%' }, region: { startLine: f.parseError!.line, startColumn: f.parseError!.column } } }],
+                locations: [
+                  {
+                    physicalLocation: {
+                      artifactLocation: { uri: encodeURI(f.file), uriBaseId: '%SRCROOT%' },
+                      region: { startLine: f.parseError!.line, startColumn: f.parseError!.column },
+                    },
+                  },
+                ],
               })),
           },
         ],

@@ -8,11 +8,11 @@ export const accessExclusiveHeld = defineRule({
   on: '*',
   docs: {
     summary: 'Slow work, or another lock, while the transaction holds ACCESS EXCLUSIVE on a table',
-    why: 'ACCESS EXCLUSIVE is held until COMMIT. Every later statement of the transaction extends the time every query on that table waits: a backfill, an index build or a validation turns a millisecond lock into minutes, and waiting for a second table\'s lock queues the application behind both.',
+    why: "ACCESS EXCLUSIVE is held until COMMIT. Every later statement of the transaction extends the time every query on that table waits: a backfill, an index build or a validation turns a millisecond lock into minutes, and waiting for a second table's lock queues the application behind both.",
     safe: 'COMMIT right after the statement that takes ACCESS EXCLUSIVE; run backfills, index builds and validations in their own transactions (or none), each lock-taking step under lock_timeout.',
     tandem: 'each Tandem step is its own short transaction under lock_timeout; backfills run in batches outside it.',
     bad: "BEGIN; ALTER TABLE users ADD COLUMN plan text; UPDATE users SET plan = 'free'; COMMIT;",
-    good: "BEGIN; ALTER TABLE users ADD COLUMN plan text; COMMIT; -- then backfill in batches",
+    good: 'BEGIN; ALTER TABLE users ADD COLUMN plan text; COMMIT; -- then backfill in batches',
   },
   check(ctx) {
     const held = ctx.file.heldAccessExclusive;

@@ -15,20 +15,20 @@ export const addColumnNotNullWithoutDefault = defineRule({
   },
   check(ctx) {
     return addedColumnHits(ctx.node, ctx.file, (info, col, { rel, display: t }) => {
-    if (!info.notNull || !info.defaultIsNull || info.serial || info.identity || info.generated) return undefined;
-    const stats = ctx.file.table(rel);
-    return {
-      message: `column ${info.name} added to ${t} as NOT NULL without a default`,
-      why:
-        `every existing row of ${t} would hold NULL, so PostgreSQL aborts the statement ("column \\"${info.name}\\" of relation \\"${rel.name}\\" contains null values")` +
-        (stats && stats.rows !== null ? ` — ${t} has about ${Math.round(stats.rows)} rows` : ''),
-      safe:
-        ctx.file.pgVersion >= 11
-          ? `ALTER TABLE ${t} ADD COLUMN ${info.name} … NOT NULL DEFAULT <constant>; (no rewrite from PostgreSQL 11), or add it nullable, backfill in batches, then NOT NULL via a validated CHECK`
-          : `add it nullable, backfill in batches, then NOT NULL via a validated CHECK`,
-      rel,
-      ...(col.location !== undefined ? { location: col.location } : {}),
-    };
+      if (!info.notNull || !info.defaultIsNull || info.serial || info.identity || info.generated) return undefined;
+      const stats = ctx.file.table(rel);
+      return {
+        message: `column ${info.name} added to ${t} as NOT NULL without a default`,
+        why:
+          `every existing row of ${t} would hold NULL, so PostgreSQL aborts the statement ("column \\"${info.name}\\" of relation \\"${rel.name}\\" contains null values")` +
+          (stats && stats.rows !== null ? ` — ${t} has about ${Math.round(stats.rows)} rows` : ''),
+        safe:
+          ctx.file.pgVersion >= 11
+            ? `ALTER TABLE ${t} ADD COLUMN ${info.name} … NOT NULL DEFAULT <constant>; (no rewrite from PostgreSQL 11), or add it nullable, backfill in batches, then NOT NULL via a validated CHECK`
+            : `add it nullable, backfill in batches, then NOT NULL via a validated CHECK`,
+        rel,
+        ...(col.location !== undefined ? { location: col.location } : {}),
+      };
     });
   },
 });

@@ -15,15 +15,15 @@ export const addColumnSerial = defineRule({
   },
   check(ctx) {
     return addedColumnHits(ctx.node, ctx.file, (info, _col, { rel, display: t }) => {
-    if (!(info.serial || info.identity) || !info.rewrite) return undefined;
-    return {
-      message: `column ${info.name} added to ${t} as ${info.serial ? 'serial' : 'an identity column'}`,
-      why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
-      safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} bigint; CREATE SEQUENCE …; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT nextval('…'); then backfill existing rows in batches`,
-      lock: 'ACCESS EXCLUSIVE',
-      rel,
-      ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
-    };
+      if (!(info.serial || info.identity) || !info.rewrite) return undefined;
+      return {
+        message: `column ${info.name} added to ${t} as ${info.serial ? 'serial' : 'an identity column'}`,
+        why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
+        safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} bigint; CREATE SEQUENCE …; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT nextval('…'); then backfill existing rows in batches`,
+        lock: 'ACCESS EXCLUSIVE',
+        rel,
+        ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
+      };
     });
   },
 });

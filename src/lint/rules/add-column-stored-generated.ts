@@ -15,17 +15,17 @@ export const addColumnStoredGenerated = defineRule({
   },
   check(ctx) {
     return addedColumnHits(ctx.node, ctx.file, (info, _col, { rel, display: t }) => {
-    if (info.generated !== 'stored' || !info.rewrite) return undefined;
-    return {
-      message: `column ${info.name} added to ${t} as a STORED generated column`,
-      why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
-      safe:
-        `add ${info.name} as a plain nullable column, fill it for new writes with a trigger and for existing rows in batches` +
-        (ctx.file.pgVersion >= 18 ? '; or make it VIRTUAL (computed on read, no rewrite)' : ''),
-      lock: 'ACCESS EXCLUSIVE',
-      rel,
-      ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
-    };
+      if (info.generated !== 'stored' || !info.rewrite) return undefined;
+      return {
+        message: `column ${info.name} added to ${t} as a STORED generated column`,
+        why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
+        safe:
+          `add ${info.name} as a plain nullable column, fill it for new writes with a trigger and for existing rows in batches` +
+          (ctx.file.pgVersion >= 18 ? '; or make it VIRTUAL (computed on read, no rewrite)' : ''),
+        lock: 'ACCESS EXCLUSIVE',
+        rel,
+        ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
+      };
     });
   },
 });

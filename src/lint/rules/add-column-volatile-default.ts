@@ -15,19 +15,19 @@ export const addColumnVolatileDefault = defineRule({
   },
   check(ctx) {
     return addedColumnHits(ctx.node, ctx.file, (info, _col, { rel, display: t }) => {
-    // serial / identity / generated have their own rules.
-    if (!info.rewrite || info.serial || info.identity || info.generated) return undefined;
-    const pre11 = !info.volatileDefault;
-    return {
-      message: pre11
-        ? `column ${info.name} added to ${t} with a default (PostgreSQL ${ctx.file.pgVersion} < 11)`
-        : `column ${info.name} added to ${t} with a VOLATILE default ${info.volatileDefault!.name}()`,
-      why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
-      safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} … without the default; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT …; (new rows only, no rewrite) then backfill existing rows in batches`,
-      lock: 'ACCESS EXCLUSIVE',
-      rel,
-      ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
-    };
+      // serial / identity / generated have their own rules.
+      if (!info.rewrite || info.serial || info.identity || info.generated) return undefined;
+      const pre11 = !info.volatileDefault;
+      return {
+        message: pre11
+          ? `column ${info.name} added to ${t} with a default (PostgreSQL ${ctx.file.pgVersion} < 11)`
+          : `column ${info.name} added to ${t} with a VOLATILE default ${info.volatileDefault!.name}()`,
+        why: `${info.rewrite.reason}, holding ACCESS EXCLUSIVE on ${t}: every query on ${t}, reads included, waits until the rewrite ends`,
+        safe: `ALTER TABLE ${t} ADD COLUMN ${info.name} … without the default; ALTER TABLE ${t} ALTER COLUMN ${info.name} SET DEFAULT …; (new rows only, no rewrite) then backfill existing rows in batches`,
+        lock: 'ACCESS EXCLUSIVE',
+        rel,
+        ...(info.rewrite.location !== undefined ? { location: info.rewrite.location } : {}),
+      };
     });
   },
 });

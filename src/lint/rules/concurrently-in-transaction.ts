@@ -34,6 +34,11 @@ export const concurrentlyInTransaction = defineRule({
         break;
     }
     if (!what) return undefined;
-    return [{ message: `${what} inside a transaction block`, why: `PostgreSQL refuses ${what} inside a transaction block ("cannot run inside a transaction block"): the migration fails here` }];
+    return [
+      {
+        message: `${what} inside a transaction block`,
+        why: `PostgreSQL refuses ${what} inside a transaction block ("cannot run inside a transaction block"): the migration fails here`,
+      },
+    ];
   },
 });

@@ -94,7 +94,7 @@ export const metaRules: Record<'syntax-error' | 'invalid-ignore', { id: string; 
     defaultSeverity: 'error',
     docs: {
       summary: 'The file is not valid PostgreSQL SQL (exit code 2)',
-      why: 'PostgreSQL\'s own parser rejects the file: it would fail when run, and nothing in it can be checked.',
+      why: "PostgreSQL's own parser rejects the file: it would fail when run, and nothing in it can be checked.",
       safe: 'Fix the syntax at the reported position.',
       tandem: 'n/a',
     },

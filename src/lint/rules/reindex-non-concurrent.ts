@@ -18,10 +18,15 @@ export const reindexNonConcurrent = defineRule({
     if ((n.params ?? []).some((p) => as(p, 'DefElem')?.defname === 'concurrently')) return undefined;
     const rel = relName(n.relation);
     const what =
-      n.kind === 'REINDEX_OBJECT_INDEX' ? `INDEX ${rel ? displayRel(rel) : ''}` :
-      n.kind === 'REINDEX_OBJECT_TABLE' ? `TABLE ${rel ? displayRel(rel) : ''}` :
-      n.kind === 'REINDEX_OBJECT_SCHEMA' ? `SCHEMA ${n.name ?? ''}` :
-      n.kind === 'REINDEX_OBJECT_DATABASE' ? 'DATABASE' : 'SYSTEM';
+      n.kind === 'REINDEX_OBJECT_INDEX'
+        ? `INDEX ${rel ? displayRel(rel) : ''}`
+        : n.kind === 'REINDEX_OBJECT_TABLE'
+          ? `TABLE ${rel ? displayRel(rel) : ''}`
+          : n.kind === 'REINDEX_OBJECT_SCHEMA'
+            ? `SCHEMA ${n.name ?? ''}`
+            : n.kind === 'REINDEX_OBJECT_DATABASE'
+              ? 'DATABASE'
+              : 'SYSTEM';
     const table = n.kind === 'REINDEX_OBJECT_INDEX' && rel ? ctx.file.indexTable(rel) : n.kind === 'REINDEX_OBJECT_TABLE' ? rel : undefined;
     if (table && ctx.file.isNew(table)) return undefined;
     const pg12 = ctx.file.pgVersion >= 12;

@@ -21,7 +21,13 @@ export const vacuumFull = defineRule({
     const rvs = (n.rels ?? []).map((r) => as(r, 'VacuumRelation')?.relation).filter((r) => r !== undefined);
     const rels = rvs.map((r) => ({ rel: relName(r), location: r.location })).filter((r) => r.rel !== undefined);
     if (rels.length === 0) {
-      return [{ message: 'VACUUM FULL of every table in the database', why: 'rewrites every table of the database one after the other, each under ACCESS EXCLUSIVE: queries on each table wait while it is copied', lock: 'ACCESS EXCLUSIVE' }];
+      return [
+        {
+          message: 'VACUUM FULL of every table in the database',
+          why: 'rewrites every table of the database one after the other, each under ACCESS EXCLUSIVE: queries on each table wait while it is copied',
+          lock: 'ACCESS EXCLUSIVE',
+        },
+      ];
     }
     const hits: Hit[] = [];
     for (const { rel: r, location } of rels) {
