@@ -7,18 +7,9 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { seededRandom } from '../src/util/seeded-random.js';
 
-function prng(seed: number): () => number {
-  // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const TABLES = ['users', 'orders', 'order_items', 'products', 'invoices', 'payments', 'accounts', 'sessions', 'events', 'audit_log', 'subscriptions', 'teams'];
 const COLUMNS = ['status', 'plan', 'region', 'score', 'email', 'name', 'title', 'amount', 'currency', 'note', 'external_id', 'flags'];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { InvalidInputError, RunnerBusyError, StateError } from '../errors.js';
+import { ExecutionError, InvalidInputError, RunnerBusyError, StateError } from '../errors.js';
 import { runPhase, type RunContext } from '../exec/executor.js';
 import { defaultExecOptions, type ExecOptions, type Reporter, silentReporter } from '../exec/options.js';
 import { withRunnerLock } from '../exec/runner-lock.js';
@@ -68,18 +68,22 @@ function runContext(client: pg.Client, row: MigrationRow, r: Resolved): RunConte
   return { client, migrationId: row.id, schema: r.schema, migrationName: row.name, options: r.exec, reporter: r.reporter };
 }
 
-/** Validate and plan without changing anything. */
-export async function plan(client: pg.Client, migration: Migration, opts: EngineOptions = {}): Promise<Plan> {
-  const r = resolve(opts);
-  const previous = (await stateSchemaReady(client)) ? await latestVersionSchema(client, r.schema) : null;
-  return buildPlan(client, {
+function planInput(r: Resolved, migration: Migration, previous: string | null) {
+  return {
     schema: r.schema,
     migration,
     previousVersionSchema: previous,
     lockTimeoutMs: r.exec.lockTimeoutMs,
     lockRetryForMs: r.exec.lockRetryForMs,
-    onWarning: (w) => r.reporter.warn(w),
-  });
+    onWarning: (w: string) => r.reporter.warn(w),
+  };
+}
+
+/** Validate and plan without changing anything. */
+export async function plan(client: pg.Client, migration: Migration, opts: EngineOptions = {}): Promise<Plan> {
+  const r = resolve(opts);
+  const previous = (await stateSchemaReady(client)) ? await latestVersionSchema(client, r.schema) : null;
+  return buildPlan(client, planInput(r, migration, previous));
 }
 
 export interface StartResult {
@@ -178,14 +182,7 @@ async function startLocked(client: pg.Client, migration: Migration, r: Resolved)
       throw new StateError(`migration "${migration.name}" was already applied to schema "${r.schema}"`, 'give the new migration another name', { code: 'already-applied' });
     }
     const previous = stateExists ? await latestVersionSchema(client, r.schema) : null;
-    const planned = await buildPlan(client, {
-      schema: r.schema,
-      migration,
-      previousVersionSchema: previous,
-      lockTimeoutMs: r.exec.lockTimeoutMs,
-      lockRetryForMs: r.exec.lockRetryForMs,
-      onWarning: (w) => r.reporter.warn(w),
-    });
+    const planned = await buildPlan(client, planInput(r, migration, previous));
     if (!(await stateSchemaCurrent(client))) await initStateSchema(client);
     row = await insertMigration(client, {
       schema: r.schema,
@@ -216,9 +213,20 @@ async function runStartPhase(client: pg.Client, row: MigrationRow, r: Resolved):
     const firstLeavesNothing = first?.kind === 'sql' && first.transactional;
     if (firstLeavesNothing && (await forgetUnstartedMigration(client, row.id).catch(() => false))) {
       r.reporter.info(`nothing was changed: migration ${row.name} is not recorded as started (its audit log entries are kept)`);
+      throw withNothingToRollBack(err);
     }
     throw err;
   }
+}
+
+/** The failed step's error, with a hint that fits a start that left nothing behind: no rollback to run. */
+function withNothingToRollBack(err: unknown): unknown {
+  if (!(err instanceof ExecutionError)) return err;
+  const message = err.message.replace(
+    /\n {2}hint: .*$/s,
+    '\n  hint: nothing was changed and nothing is recorded as started (there is nothing to roll back); fix the cause and run `tandem start` again.',
+  );
+  return new ExecutionError(message, err.details, { cause: err.cause, code: err.code });
 }
 
 /** Contract: drop the old version's schema and columns; the new version's shape becomes the table's. */

@@ -140,9 +140,18 @@ export async function latestVersionSchema(client: Db, schema: string): Promise<s
   return r.rows[0]?.version_schema ?? null;
 }
 
-export async function history(client: Db, schema: string, limit = 20): Promise<MigrationRow[]> {
-  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`, [schema, limit]);
-  return r.rows.map(withCheckedPlan);
+/**
+ * The schema's past migrations, newest first, without their stored plans: listing history needs
+ * none, and one unreadable old plan must not make `status` or `history` fail.
+ */
+export async function history(client: Db, schema: string, limit = 20): Promise<Omit<MigrationRow, 'plan'>[]> {
+  const r = await client.query<Omit<MigrationRow, 'plan'>>(
+    `SELECT id, schema_name, name, version_schema, previous_version_schema, phase, migration, checksum, last_error, created_by,
+            created_at, started_at, completed_at, rolled_back_at
+       FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`,
+    [schema, limit],
+  );
+  return r.rows;
 }
 
 export async function insertMigration(

@@ -4,6 +4,7 @@
  * Pure: no database, no file system (the examples' texts are passed in).
  */
 import YAML from 'yaml';
+import { seededRandom } from '../../src/util/seeded-random.js';
 
 export type Format = 'json' | 'yaml';
 
@@ -45,17 +46,8 @@ export interface FuzzCase {
   detail: string;
 }
 
-/** mulberry32: small, fast, good enough to pick mutations; the same seed gives the same files. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed gives the same files. */
+export const rng = seededRandom;
 
 type Path = (string | number)[];
 type Random = () => number;

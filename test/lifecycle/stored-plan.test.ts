@@ -1,4 +1,5 @@
 /** The plan stored with a migration is checked when it is read back: nothing runs from a plan of another shape. */
+import { status } from '../../src/engine/status.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidStoredPlanError } from '../../src/errors.js';
@@ -24,5 +25,19 @@ test('a stored plan of another format version stops complete and rollback with i
     const row = await env.engine.query(`SELECT phase FROM tandem.migrations`);
     assert.deepEqual(row.rows, [{ phase: 'active' }]);
     assert.equal((await env.engine.query(`SELECT count(*)::int AS n FROM tandem.steps WHERE phase <> 'start'`)).rows[0].n, 0);
+  });
+});
+
+test('an unreadable plan of a finished migration does not stop status from listing the history', async () => {
+  await withDatabase(SETUP, async (env) => {
+    await run(env, migration({ name: 'm1', operations: [{ alter_column: { table: 'users', column: 'name', nullable: false, up: "coalesce(name, '')" } }] }));
+    await runComplete(env);
+    await env.engine.query(`UPDATE tandem.migrations SET plan = '{"formatVersion": 99}'`);
+    const report = await status(env.engine, 'public');
+    assert.equal(report.inProgress, null);
+    assert.deepEqual(
+      report.history.map((h) => [h.name, h.phase]),
+      [['m1', 'completed']],
+    );
   });
 });

@@ -9,14 +9,10 @@ import { afterEach, describe, test } from 'node:test';
 import type { TestDatabase } from '../helpers/db.js';
 import { writeMigrationFile } from '../concurrency/support.js';
 import { cli, freshDatabase, killSpawned, migrations, runnerHolders, spawnCli, waitFor } from './support.js';
+import { SCORE_SETUP, scoreToInteger } from './support.js';
 
-const SETUP = `
-  CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL, score text);
-  INSERT INTO users SELECT g, 'u' || g, (g % 10)::text FROM generate_series(1, 100) g;`;
-const doc = (name: string) => ({
-  name,
-  operations: [{ alter_column: { table: 'users', column: 'score', type: 'integer', up: 'CAST(score AS integer)', down: 'CAST(score AS text)' } }],
-});
+const SETUP = SCORE_SETUP;
+const doc = scoreToInteger;
 
 const dbs: TestDatabase[] = [];
 afterEach(async () => {

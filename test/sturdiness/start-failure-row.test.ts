@@ -9,14 +9,10 @@ import { catalogSnapshot } from '../helpers/catalog.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { writeMigrationFile } from '../concurrency/support.js';
 import { cli, freshDatabase, killSpawned, migrations } from './support.js';
+import { SCORE_SETUP, scoreToInteger } from './support.js';
 
-const SETUP = `
-  CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL, score text);
-  INSERT INTO users SELECT g, 'u' || g, (g % 10)::text FROM generate_series(1, 100) g;`;
-const doc = (name: string) => ({
-  name,
-  operations: [{ alter_column: { table: 'users', column: 'score', type: 'integer', up: 'CAST(score AS integer)', down: 'CAST(score AS text)' } }],
-});
+const SETUP = SCORE_SETUP;
+const doc = scoreToInteger;
 
 const dbs: TestDatabase[] = [];
 afterEach(async () => {
@@ -45,6 +41,8 @@ test('the first step fails at run time: exit 1, no migration row left, the audit
   assert.equal(r.code, 1, r.stderr);
   assert.deepEqual(await migrations(db), [], 'no half-made starting row');
   assert.equal(r.errorCode, 'execution-failed');
+  // Nothing to roll back: the hint must not send the user to `tandem rollback` (it would exit 2).
+  assert.doesNotMatch(r.stderr, /run `tandem rollback`/);
   assert.deepEqual(await catalogSnapshot(client), before);
   assert.deepEqual(await auditOf(db, 's1_score'), [{ migration_id: null, step_id: 'expand:users', outcome: 'failed' }]);
   const status = await cli(['status'], db.url);

@@ -76,3 +76,16 @@ export async function stepDone(db: Queryable, stepId: string): Promise<boolean> 
   if (!(await stateExists(db))) return false;
   return (await db.query(`SELECT EXISTS (SELECT 1 FROM tandem.steps WHERE step_id = $1) AS ok`, [stepId])).rows[0].ok as boolean;
 }
+
+/** A small table whose text `score` the shared migration turns into an integer. */
+export const SCORE_SETUP = `
+  CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL, score text);
+  INSERT INTO users SELECT g, 'u' || g, (g % 10)::text FROM generate_series(1, 100) g;`;
+
+/** The migration the sturdiness tests run by name: score text -> integer, both directions. */
+export function scoreToInteger(name: string) {
+  return {
+    name,
+    operations: [{ alter_column: { table: 'users', column: 'score', type: 'integer', up: 'CAST(score AS integer)', down: 'CAST(score AS text)' } }],
+  };
+}
