@@ -66,8 +66,12 @@ async function anyStartStepDone(ctx: RunContext, stepIds: string[]): Promise<boo
  */
 export function stepLockTimeout(step: SqlStep, options: ExecOptions): number {
   // Modes that make application reads or writes queue behind a waiting statement (the shared lock table).
-  const blocks = step.actions.some((a) => blocksTraffic(a.lock));
-  return Math.max(1, Math.round(blocks ? options.lockTimeoutMs : Math.max(options.lockTimeoutMs, options.lockRetryForMs)));
+  const blocking = new Set(step.actions.filter((a) => blocksTraffic(a.lock)).map((a) => a.table ?? a.sql));
+  if (blocking.size === 0) return Math.max(1, Math.round(Math.max(options.lockTimeoutMs, options.lockRetryForMs)));
+  // A transaction that locks several relations (the contract step) holds the first locks while it
+  // waits for the next: queries on the first table can wait for every later wait in turn. Each wait
+  // gets its share of --lock-timeout, so the longest stall of any query stays about --lock-timeout.
+  return Math.max(1, Math.round(options.lockTimeoutMs / blocking.size));
 }
 
 async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: SqlStep): Promise<void> {

@@ -13,10 +13,11 @@ import type { Action, BackfillStep, SqlStep, Step } from './types.js';
  *    transaction so that a failure inside it — a lock it gives up on, an error — changes nothing
  *    (the old version and rollback stay possible), and so that no query ever sees some tables
  *    contracted and others not. It takes ACCESS EXCLUSIVE on each contracted table and each view
- *    it drops, in plan order, and holds them to the commit: while it waits (at most lock_timeout
- *    per statement, then the whole transaction is retried with backoff) for a later table's lock,
- *    queries on the tables it already holds wait too, so the worst stall per attempt grows with
- *    the number of tables (about lock_timeout each). This step is `irreversible`.
+ *    it drops, in plan order, and holds them to the commit: while it waits for a later table's
+ *    lock, queries on the tables it already holds wait too. So each lock wait of this transaction
+ *    gets its share of --lock-timeout (the executor's stepLockTimeout), the worst stall of a query
+ *    stays about --lock-timeout, and the whole transaction is retried with backoff. This step is
+ *    `irreversible`.
  * 3. **Cleanup** — statements PostgreSQL refuses in a transaction (DROP INDEX CONCURRENTLY…), each
  *    its own idempotent step, after the point of no return and `irreversible` too.
  *
