@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { type CatalogTable, readSchemaInfo, readTables, schemaExists, type SchemaInfo } from '../catalog/read.js';
+import { LockTimeoutError } from '../errors.js';
+import { retryOnLockConflict } from '../exec/lock-retry.js';
 import type { Migration } from '../migration/schema.js';
 import { loadScanner } from '../sql/rename-refs.js';
 import { versionSchemaName } from './names.js';
@@ -39,6 +41,10 @@ export interface FactsInput {
   schema: string;
   migration: Migration;
   previousVersionSchema: string | null;
+  /** lock_timeout of the catalog reads (some catalog functions lock the table they describe). */
+  lockTimeoutMs?: number;
+  /** Total time the reads retry on lock timeouts before giving up. */
+  lockRetryForMs?: number;
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -55,9 +61,35 @@ async function viewsOf(client: pg.Client, schema: string): Promise<string[]> {
  * Read what planning `input.migration` needs, with reads only. Also loads PostgreSQL's scanner
  * (WASM), which planning uses synchronously.
  */
+/**
+ * Everything the planner needs from the database, read once, in one read-only REPEATABLE READ
+ * transaction (so every fact comes from the same snapshot). Some catalog functions take ACCESS
+ * SHARE on the table they describe (pg_get_indexdef…): behind a session holding ACCESS EXCLUSIVE
+ * they would wait forever, so the reads take the same short lock_timeout as every statement of
+ * tandem, are retried with backoff, and give up cleanly (lock-timeout, step "read-catalog").
+ * Waiting for ACCESS SHARE queues no application query behind us.
+ */
 export async function gatherFacts(client: pg.Client, input: FactsInput): Promise<PlanFacts> {
-  const { schema, migration, previousVersionSchema } = input;
   await loadScanner();
+  return retryOnLockConflict(
+    async () => {
+      await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      try {
+        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(input.lockTimeoutMs ?? 50))}`);
+        return await readFacts(client, input);
+      } finally {
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+    },
+    {
+      retryForMs: input.lockRetryForMs ?? 60_000,
+      giveUp: ({ attempt, waitedMs, err }) => new LockTimeoutError('read-catalog', attempt, waitedMs, [], { cause: err }),
+    },
+  );
+}
+
+async function readFacts(client: pg.Client, input: FactsInput): Promise<PlanFacts> {
+  const { schema, migration, previousVersionSchema } = input;
   const versionSchema = versionSchemaName(schema, migration.versionSchema ?? migration.name);
   const exists = await schemaExists(client, schema);
   const catalog = await readTables(client, schema);

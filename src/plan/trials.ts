@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { type InputErrorCode, InvalidInputError, LockTimeoutError } from '../errors.js';
-import { backoffMs, isRetryable, sleep } from '../exec/lock-retry.js';
+import { isRetryable, retryOnLockConflict } from '../exec/lock-retry.js';
 import type { DeferredCheck } from '../operations/context.js';
 import { ident } from '../sql/ident.js';
 
@@ -15,20 +15,12 @@ function scopeRelation(columns: { name: string; type: string }[] | undefined): s
  * as invalid input pointing at the field, instead of inside a trigger on the live table.
  */
 export async function runChecksRetrying(client: pg.Client, checks: DeferredCheck[], fileLoc: { file?: string }, lockTimeoutMs: number, retryForMs: number): Promise<void> {
-  const began = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runChecks(client, checks, fileLoc, lockTimeoutMs);
-    } catch (err) {
-      const lockErr = err instanceof LockNotAvailable;
-      if (!lockErr) throw err;
-      if (Date.now() - began >= retryForMs) throw new LockTimeoutError('validate', attempt, Date.now() - began, [], { cause: err.cause });
-      await sleep(backoffMs(attempt));
-    }
-  }
+  // A lock conflict aborts the trial transaction (rolled back by runChecks) and is retried whole.
+  await retryOnLockConflict(() => runChecks(client, checks, fileLoc, lockTimeoutMs), {
+    retryForMs,
+    giveUp: ({ attempt, waitedMs, err }) => new LockTimeoutError('validate', attempt, waitedMs, [], { cause: err }),
+  });
 }
-
-class LockNotAvailable extends Error {}
 
 /** The trial statement of a check: EXPLAIN plans it (never runs it). */
 function trialSql(check: DeferredCheck): string {
@@ -121,7 +113,7 @@ async function runChecks(client: pg.Client, checks: DeferredCheck[], fileLoc: { 
         await client.query('RELEASE SAVEPOINT tandem_check');
       } catch (err) {
         const e = err as Error & { code?: string; position?: string };
-        if (isRetryable(err)) throw new LockNotAvailable(e.message, { cause: err });
+        if (isRetryable(err)) throw err;
         if (check.group !== undefined && e.code !== undefined && check.skipGroupOn?.includes(e.code)) {
           // A trial this role may not run (e.g. no TEMP privilege): the real statement will tell.
           await client.query('ROLLBACK TO SAVEPOINT tandem_check');
