@@ -5,6 +5,7 @@ import { runPhase, type RunContext } from '../exec/executor.js';
 import { defaultExecOptions, type ExecOptions, type Reporter, silentReporter } from '../exec/options.js';
 import { withRunnerLock } from '../exec/runner-lock.js';
 import type { Migration } from '../migration/schema.js';
+import { versionSchemaName } from '../plan/names.js';
 import { buildPlan } from '../plan/planner.js';
 import type { Plan } from '../plan/types.js';
 import {
@@ -14,6 +15,7 @@ import {
   initStateSchema,
   insertMigration,
   irreversibleCompleteStepDone,
+  lastForgottenStart,
   latestMigration,
   latestVersionSchema,
   type MigrationRow,
@@ -275,6 +277,12 @@ export async function rollback(client: pg.Client, opts: EngineOptions = {}): Pro
       if (latest?.phase === 'rolled_back') {
         r.reporter.info(`migration ${latest.name} was already rolled back`);
         return { migration: latest.name, versionSchema: latest.version_schema, alreadyDone: true };
+      }
+      // `tandem start … || tandem rollback` in CI: the start failed before changing anything.
+      const forgotten = await lastForgottenStart(client, r.schema);
+      if (forgotten !== undefined) {
+        r.reporter.info(`the start of ${forgotten} failed before changing anything: nothing to roll back`);
+        return { migration: forgotten, versionSchema: versionSchemaName(r.schema, forgotten), alreadyDone: true };
       }
       throw notInProgress(r.schema, latest, latest?.phase === 'completed' ? 'a completed migration cannot be rolled back: write a new migration that undoes it' : hint);
     }

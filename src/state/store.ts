@@ -95,6 +95,22 @@ export async function latestMigration(client: Db, schema: string): Promise<Migra
  * Forget a migration whose start changed nothing (no start step committed): its row, steps and
  * checkpoints go; its audit entries stay (they carry the migration's name), detached from it.
  */
+/**
+ * The name of the migration whose `start` failed before changing anything (its row forgotten,
+ * its audit entries kept) if that is the schema's most recent event: a `rollback` after it has
+ * nothing to undo.
+ */
+export async function lastForgottenStart(client: Db, schema: string): Promise<string | undefined> {
+  const r = await client.query<{ migration_name: string }>(
+    `SELECT a.migration_name FROM tandem.audit_log a
+      WHERE a.schema_name = $1 AND a.migration_id IS NULL AND a.phase = 'start' AND a.migration_name IS NOT NULL
+        AND a.started_at >= coalesce((SELECT max(m.updated_at) FROM tandem.migrations m WHERE m.schema_name = $1), '-infinity')
+      ORDER BY a.id DESC LIMIT 1`,
+    [schema],
+  );
+  return r.rows[0]?.migration_name;
+}
+
 export async function forgetUnstartedMigration(client: Db, id: string): Promise<boolean> {
   await client.query('BEGIN');
   try {

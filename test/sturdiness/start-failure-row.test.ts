@@ -47,6 +47,11 @@ test('the first step fails at run time: exit 1, no migration row left, the audit
   assert.deepEqual(await auditOf(db, 's1_score'), [{ migration_id: null, step_id: 'expand:users', outcome: 'failed' }]);
   const status = await cli(['status'], db.url);
   assert.equal((status.json as { inProgress: unknown }).inProgress, null);
+  // CI's `tandem start … || tandem rollback`: nothing to undo, so rollback succeeds and says so.
+  const rb = await cli(['rollback'], db.url);
+  assert.equal(rb.code, 0, rb.stderr);
+  assert.deepEqual(rb.json, { migration: 's1_score', versionSchema: 'public_s1_score', alreadyDone: true });
+  assert.deepEqual(await catalogSnapshot(client), before);
 
   await db.query('DROP EVENT TRIGGER no_alter');
   const again = await cli(['start', file], db.url);
