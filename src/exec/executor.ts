@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type pg from 'pg';
-import { ExecutionError, LockTimeoutError } from '../errors.js';
+import { codeOf, ExecutionError, LockTimeoutError } from '../errors.js';
 import { ident, qualified } from '../sql/ident.js';
 import { readTables } from '../catalog/read.js';
 import { VirtualSchema } from '../model/virtual-schema.js';
@@ -42,16 +42,28 @@ export async function runPhase(ctx: RunContext, phase: Phase, steps: Step[]): Pr
         await runSqlStep(ctx, phase, index, step);
       }
     } catch (err) {
-      const e = err as Error & { code?: string };
+      const sqlstate = sqlstateOf(err);
       await recordError(ctx.client, ctx.migrationId, {
         phase,
         step: step.id,
-        message: e.message,
-        ...(e.code ? { sqlstate: e.code } : {}),
+        code: codeOf(err),
+        message: (err as Error).message,
+        ...(sqlstate ? { sqlstate } : {}),
       }).catch(() => undefined);
       throw err;
     }
   }
+}
+
+/** The SQLSTATE behind an error: its own (a PostgreSQL error), its details', or its cause's. */
+function sqlstateOf(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const details = (e as { details?: { sqlstate?: unknown } }).details?.sqlstate;
+    if (typeof details === 'string') return details;
+    const own = (e as { code?: unknown }).code;
+    if (typeof own === 'string' && /^[0-9A-Z]{5}$/.test(own)) return own;
+  }
+  return undefined;
 }
 
 async function anyStartStepDone(ctx: RunContext, stepIds: string[]): Promise<boolean> {

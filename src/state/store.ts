@@ -17,7 +17,8 @@ export interface MigrationRow {
   migration: unknown;
   checksum: string;
   plan: Plan;
-  last_error: { phase: Phase; step: string; message: string; sqlstate?: string } | null;
+  /** `code`: the error's stable code (src/errors.ts codeOf); `sqlstate`: PostgreSQL's, when there is one. */
+  last_error: { phase: Phase; step: string; code?: string; message: string; sqlstate?: string } | null;
   created_by: string;
   created_at: Date;
   started_at: Date | null;

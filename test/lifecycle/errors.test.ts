@@ -292,12 +292,13 @@ describe('a failure while running', () => {
 
       const st = await runCli(['status', '--json'], env);
       assert.equal(st.code, 0, st.stderr);
-      const doc = JSON.parse(st.stdout) as { inProgress: { name: string; phase: string; lastError: { phase: string; step: string; message: string } } };
+      const doc = JSON.parse(st.stdout) as { inProgress: { name: string; phase: string; lastError: { phase: string; step: string; message: string; sqlstate?: string } } };
       assert.equal(doc.inProgress.name, 'code_int');
       assert.equal(doc.inProgress.phase, 'starting');
       assert.equal(doc.inProgress.lastError.phase, 'start');
       assert.equal(doc.inProgress.lastError.step, 'backfill:users');
       assert.match(doc.inProgress.lastError.message, /invalid input syntax/);
+      assert.equal(doc.inProgress.lastError.sqlstate, '22P02');
       const human = await runCli(['status'], env);
       assert.match(human.stdout, /last error/);
 

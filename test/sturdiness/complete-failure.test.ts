@@ -70,10 +70,10 @@ async function assertOldVersionWorks(s: Started, id: number): Promise<void> {
   assert.equal((await s.db.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`, [PREVIOUS])).rows[0].n, 1);
 }
 
-async function nextCommands(db: TestDatabase): Promise<{ phase: string; next: string[]; lastError: { step: string } | null }> {
+async function nextCommands(db: TestDatabase): Promise<{ phase: string; next: string[]; lastError: { step: string; code?: string; sqlstate?: string } | null }> {
   const s = await cli(['status'], db.url);
   assert.equal(s.code, 0, s.stderr);
-  const p = (s.json as { inProgress: { phase: string; next: string[]; lastError: { step: string } | null } }).inProgress;
+  const p = (s.json as { inProgress: { phase: string; next: string[]; lastError: { step: string; code?: string; sqlstate?: string } | null } }).inProgress;
   return { phase: p.phase, next: p.next, lastError: p.lastError };
 }
 
@@ -110,6 +110,7 @@ describe('a failed complete can be run again or rolled back', () => {
       const st = await nextCommands(s.db);
       assert.deepEqual([st.phase, st.next], ['completing', ['complete', 'rollback']]);
       assert.match(st.lastError!.step, /^validate:/);
+      assert.equal(st.lastError!.sqlstate, '23514', 'the last error keeps the SQLSTATE');
       await assertRolledBackToBefore(s);
     },
   );
@@ -154,6 +155,8 @@ describe('a failed complete can be run again or rolled back', () => {
     const st = await nextCommands(s.db);
     assert.deepEqual([st.phase, st.next], ['completing', ['complete', 'rollback']]);
     assert.equal(st.lastError!.step, 'contract');
+    // The stable code and PostgreSQL's SQLSTATE are kept apart: 55P03 is the lock timeout's own.
+    assert.deepEqual([st.lastError!.code, st.lastError!.sqlstate], ['lock-timeout', '55P03']);
     await blocker.query('COMMIT');
 
     const again = await cli(['complete'], s.db.url);
