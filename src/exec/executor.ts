@@ -8,7 +8,7 @@ import { grantsFor, viewSql } from '../plan/version-schema.js';
 import type { Action, Phase, SqlStep, Step, VersionSchemaStep } from '../plan/types.js';
 import { audit, doneSteps, recordError, recordStep, recordStepSql } from '../state/store.js';
 import { runBackfill } from './backfill.js';
-import { BlockerWatch, formatBlocker, isRetryable, retryOnLockConflict } from './lock-retry.js';
+import { type Blocker, BlockerWatch, formatBlocker, isRetryable, retryOnLockConflict } from './lock-retry.js';
 import { blocksTraffic } from '../sql/lock-modes.js';
 import type { ExecOptions, Reporter } from './options.js';
 
@@ -154,12 +154,41 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
             if (blockers.length) ctx.reporter.warn(`${step.id}: waiting for a lock, blocked by ${blockers.map(formatBlocker).join('; ')}`);
           }
         },
-        giveUp: ({ attempt, waitedMs, err }) => new LockTimeoutError(step.id, attempt, waitedMs, watch?.blockers() ?? [], { cause: err }),
+        giveUp: async ({ attempt, waitedMs, err }) => {
+          let blockers = watch?.blockers() ?? [];
+          if (blockers.length === 0) {
+            // Gave up before any attempt was watched (a budget shorter than two attempts): one more
+            // observed wait for the same locks, rolled back, to name who blocks them.
+            watch ??= await BlockerWatch.watchFrom(client);
+            if (watch) blockers = await observeBlockers(client, watch, step, lockTimeout);
+          }
+          return new LockTimeoutError(step.id, attempt, waitedMs, blockers, { cause: err });
+        },
       },
     );
   } finally {
     await watch?.close();
   }
+}
+
+/**
+ * Waits once more for the locks the step's statements take (LOCK TABLE in the same modes, under
+ * the same lock_timeout, in a transaction that is rolled back) while `watch` reads who blocks the
+ * wait. Queues application queries no longer than any attempt does.
+ */
+async function observeBlockers(client: pg.Client, watch: BlockerWatch, step: SqlStep, lockTimeout: number): Promise<Blocker[]> {
+  const locks = [...new Map(step.actions.filter((a) => a.table !== undefined && a.lock !== 'none').map((a) => [`${a.table} ${a.lock}`, a])).values()];
+  if (locks.length === 0) return [];
+  watch.beginAttempt();
+  try {
+    await client.query(['BEGIN', `SET LOCAL lock_timeout = ${lockTimeout}`, ...locks.map((a) => `LOCK TABLE ${a.table} IN ${a.lock} MODE`)].join(';\n'));
+  } catch {
+    // The lock timeout we expect; any other error only means nothing more can be learnt.
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+  }
+  await watch.endAttempt();
+  return watch.blockers(1);
 }
 
 /** The statements of a transactional step, sent as one query string. */

@@ -88,3 +88,28 @@ test('a step that gives up names the session blocking it, not the sessions doing
   assert.ok(writers.ledger.acknowledged > 100, `the short writers really ran (${writers.ledger.acknowledged} writes)`);
   assert.deepEqual(traffic.errors, [], 'no application statement failed');
 });
+
+test('a budget shorter than one retry still names the blocker: one more observed wait, rolled back', { timeout: 60_000 }, async () => {
+  const blocker = await db.connect('long-report');
+  await blocker.query('BEGIN');
+  await blocker.query('SELECT count(*) FROM items');
+  const blockerPid = await pidOf(blocker);
+  stops.push(async () => void (await blocker.query('ROLLBACK').catch(() => undefined)));
+  const writers = await startTraffic(db, { shape: itemsShape, seedRows: ROWS, clients: 2 });
+  stops.push(() => writers.stop());
+
+  const file = writeMigrationFile('b2_add_note', { operations: [{ add_column: { table: 'items', column: { name: 'note', type: 'text', nullable: true } } }] });
+  // 50 ms per wait, 10 ms in all: the step gives up after its first attempt.
+  const run = await spawnCli(['start', file, '--lock-timeout', '50', '--lock-retry-for', '10', '--json'], db.url).done;
+  assert.equal(run.code, 1, run.stderr);
+  const error = JSON.parse(run.stdout).error as { code: string; attempts: number; blockers: { pid: number }[] };
+  assert.equal(error.code, 'lock-timeout');
+  assert.equal(error.attempts, 1);
+  assert.deepEqual(
+    error.blockers.map((b) => b.pid),
+    [blockerPid],
+    `short writers ${writers.pids.join(', ')}`,
+  );
+  // The observing wait was rolled back: the column was not added.
+  assert.equal((await db.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'note'`)).rows[0].n, 0);
+});
