@@ -111,12 +111,19 @@ program
   .action(async (file: string) => {
     const migration = await loadMigrationFile(file);
     const url = resolveDatabaseUrl({ databaseUrl: globals().databaseUrl });
-    if (url) await withClient(async (client) => (await engine()).plan(client, migration, await engineOptions(globals())));
+    const warnings: string[] = [];
+    if (url) {
+      const opts = await engineOptions(globals());
+      const reporter = opts.reporter;
+      const collecting = { ...opts, reporter: { ...reporter, warn: (w: string) => (warnings.push(w), reporter.warn(w)) } };
+      await withClient(async (client) => (await engine()).plan(client, migration, collecting));
+    }
     output(`${file}: valid (${migration.operations.length} operations${url ? ', checked against the database' : ''})`, {
       file,
       name: migration.name,
       valid: true,
       checkedAgainstDatabase: Boolean(url),
+      warnings,
     });
   });
 

@@ -36,6 +36,8 @@ interface Resolved {
   wait: boolean;
   exec: ExecOptions;
   reporter: Reporter;
+  /** Warnings of this run's planning (also sent to the reporter), for the command's result. */
+  warnings: string[];
 }
 
 function resolve(opts: EngineOptions): Resolved {
@@ -49,6 +51,7 @@ function resolve(opts: EngineOptions): Resolved {
       batchDelayMs: opts.batchDelayMs ?? defaultExecOptions.batchDelayMs,
     },
     reporter: opts.reporter ?? silentReporter,
+    warnings: [],
   };
 }
 
@@ -77,7 +80,10 @@ function planInput(r: Resolved, migration: Migration, previous: string | null) {
     previousVersionSchema: previous,
     lockTimeoutMs: r.exec.lockTimeoutMs,
     lockRetryForMs: r.exec.lockRetryForMs,
-    onWarning: (w: string) => r.reporter.warn(w),
+    onWarning: (w: string) => {
+      r.warnings.push(w);
+      r.reporter.warn(w);
+    },
   };
 }
 
@@ -94,6 +100,8 @@ export interface StartResult {
   resumed: boolean;
   alreadyActive: boolean;
   completed: boolean;
+  /** Accepted but worth telling (e.g. an `up` on a change that needs none), with where in the file. */
+  warnings: string[];
 }
 
 /** What `complete` and `rollback` report; `alreadyDone` when the schema's latest migration was already finished that way. */
@@ -143,6 +151,7 @@ export async function start(client: pg.Client, migration: Migration, opts: Engin
     resumed: result.resumed,
     alreadyActive: result.alreadyActive,
     completed,
+    warnings: r.warnings,
   };
 }
 

@@ -35,7 +35,7 @@ describe('CLI output contracts', () => {
     assert.match(r.stdout, /valid \(1 operations\)/);
     const j = await runCli(['validate', file, '--json']);
     assert.equal(j.code, 0, j.stderr);
-    assert.deepEqual(JSON.parse(j.stdout), { file, name: '0001_shout', valid: true, checkedAgainstDatabase: false });
+    assert.deepEqual(JSON.parse(j.stdout), { file, name: '0001_shout', valid: true, checkedAgainstDatabase: false, warnings: [] });
     // Without a database it still checks the file itself.
     const bad = await dir.write('bad.yaml', 'operations:\n  - add_column: { table: users, column: { name: x } }\n');
     const b = await runCli(['validate', bad]);
@@ -56,6 +56,22 @@ describe('CLI output contracts', () => {
     });
     after(() => db.drop());
 
+    test('warnings (an up/down on a change that needs none) are in the --json document of validate and start', async () => {
+      const own = await createTestDatabase();
+      await own.query(`CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL)`);
+      const env = { TANDEM_DATABASE_URL: own.url };
+      const file = await dir.write('0003_comment.yaml', 'operations:\n  - alter_column: { table: users, column: name, comment: "the name", up: name, down: name }\n');
+      const v = await runCli(['validate', file, '--json'], env);
+      assert.equal(v.code, 0, v.stderr);
+      const vw = (JSON.parse(v.stdout) as { warnings: string[] }).warnings;
+      assert.equal(vw.length, 1, JSON.stringify(vw));
+      assert.match(vw[0]!, /operations\[0\] \(alter_column\)/);
+      const st = await runCli(['start', file, '--json', '--complete'], env);
+      assert.equal(st.code, 0, st.stderr);
+      assert.deepEqual((JSON.parse(st.stdout) as { warnings: string[] }).warnings, vw);
+      await own.drop();
+    });
+
     test('status, start and complete each print one JSON document on stdout', async () => {
       const env = { TANDEM_DATABASE_URL: db.url };
       const s0 = await runCli(['status', '--json'], env);
@@ -65,7 +81,14 @@ describe('CLI output contracts', () => {
       const file = await dir.write('0002_shout.yaml', MIGRATION);
       const st = await runCli(['start', file, '--json', '--batch-size', '10'], env);
       assert.equal(st.code, 0, st.stderr);
-      assert.deepEqual(JSON.parse(st.stdout), { migration: '0002_shout', versionSchema: 'public_0002_shout', resumed: false, alreadyActive: false, completed: false });
+      assert.deepEqual(JSON.parse(st.stdout), {
+        migration: '0002_shout',
+        versionSchema: 'public_0002_shout',
+        resumed: false,
+        alreadyActive: false,
+        completed: false,
+        warnings: [],
+      });
       // Progress went to stderr.
       assert.match(st.stderr, /backfill users/);
 
