@@ -142,18 +142,24 @@ export function planShadow(ctx: OpContext, table: VTable, column: VColumn, opts:
 /**
  * The indexes and constraints of a table that involve shadowed columns, re-created over the
  * shadows (all of a table's shadows at once, so a multi-column index gets every shadow it needs).
- * `without`: constraints the new version drops.
+ * `without`: constraints the new version drops. `dropped`: the table's columns that this
+ * migration drops (a shadowed column dropped later included): as PostgreSQL's DROP COLUMN drops
+ * the indexes and constraints that use the column, one that uses any of them gets no copy (at
+ * complete the copy would be dropped with the column); the old version keeps the original until
+ * then.
  */
-export function duplicatesOf(catalog: Omit<CatalogTable, 'oid'>, shadows: Map<string, string>, without: Set<string>): Duplicate[] {
+export function duplicatesOf(catalog: Omit<CatalogTable, 'oid'>, shadows: Map<string, string>, without: Set<string>, dropped: Set<string> = new Set()): Duplicate[] {
   const renameAll = (sql: string, startAt = 0) => {
     let out = sql;
     for (const [column, shadow] of shadows) out = renameColumnRefs(out, column, shadow, startAt);
     return out;
   };
+  // Expressions and predicates of an index name columns its column list does not hold.
+  const usesDropped = (sql: string, startAt: number) => [...dropped].some((c) => renameColumnRefs(sql, c, `${c}_`, startAt) !== sql);
   const out: Duplicate[] = [];
   const backing = new Set(catalog.constraints.filter((c) => ['u', 'p', 'x'].includes(c.type)).map((c) => c.name));
   for (const con of catalog.constraints) {
-    if (without.has(con.name) || !con.columns.some((c) => shadows.has(c))) continue;
+    if (without.has(con.name) || !con.columns.some((c) => shadows.has(c)) || con.columns.some((c) => dropped.has(c))) continue;
     const temporary = fitName(`_tandem_${con.name}`);
     if (con.type === 'c') out.push({ kind: 'check', name: con.name, temporary, sql: renameAll(con.definition) });
     if (con.type === 'f') {
@@ -166,7 +172,7 @@ export function duplicatesOf(catalog: Omit<CatalogTable, 'oid'>, shadows: Map<st
     if (idx.primary || without.has(idx.name)) continue;
     const at = offsetAfterKeyword(idx.definition, 'USING');
     const rewritten = renameAll(idx.definition, at);
-    if (rewritten === idx.definition) continue;
+    if (rewritten === idx.definition || idx.columns.some((c) => dropped.has(c)) || usesDropped(idx.definition, at)) continue;
     const temporary = fitName(`_tandem_${idx.name}`);
     // "CREATE [UNIQUE] INDEX name ON table USING …" → concurrent build of the copy under a temporary name.
     const sql = rewritten.replace(

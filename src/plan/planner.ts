@@ -179,7 +179,9 @@ export function planMigration(facts: PlanFacts, migration: Migration): PlannedMi
  * Copies of the indexes and constraints that involve shadowed columns, per table: their NOT VALID
  * constraints join the expand transaction, their indexes are built concurrently after the
  * backfill; at complete they are validated, then take back their names after the swap. None for
- * a shadow that a later drop_column drops: nothing would carry the copies.
+ * a shadow that a later drop_column drops: nothing would carry the copies; and none of an index
+ * or constraint that also uses a column the migration drops (a shadowed one or not): PostgreSQL
+ * drops it with the column, and the copy would go with it at complete.
  */
 function addShadowCopies(groups: Map<string, TableActions>, ctx: OpContext, catalog: Map<string, TableFacts>, model: VirtualSchema): void {
   for (const [table, sh] of ctx.shadows) {
@@ -187,7 +189,9 @@ function addShadowCopies(groups: Map<string, TableActions>, ctx: OpContext, cata
     const kept = new Set(byPhysical(model, table)?.columns.map((c) => c.physical));
     const shadows = new Map([...sh.columns].filter(([, shadow]) => kept.has(shadow)));
     if (!cat || shadows.size === 0) continue;
-    const dups = duplicatesOf(cat, shadows, sh.without);
+    // Physical columns of the catalog that the migration leaves in neither form: dropped at complete.
+    const dropped = new Set(cat.columns.map((c) => c.name).filter((c) => !kept.has(c) && !shadows.has(c)));
+    const dups = duplicatesOf(cat, shadows, sh.without, dropped);
     const g = groupOf(groups, table);
     g.start.push(...duplicatesStart(ctx.schema, table, dups));
     g.complete.push(...duplicatesComplete(ctx.schema, table, dups));
