@@ -91,8 +91,11 @@ async function indexes(client: pg.Client): Promise<Record<string, string[]>> {
   return Object.fromEntries(r.rows.map((x) => [x.name, x.columns]));
 }
 
+/** The table's constraints by name (NOT NULL ones aside: PostgreSQL 18 lists them too, as contype 'n'). */
 async function constraints(client: pg.Client): Promise<Record<string, string>> {
-  const r = await client.query<{ conname: string; contype: string }>(`SELECT conname::text, contype::text FROM pg_constraint WHERE conrelid = 'public.t'::regclass ORDER BY 1`);
+  const r = await client.query<{ conname: string; contype: string }>(
+    `SELECT conname::text, contype::text FROM pg_constraint WHERE conrelid = 'public.t'::regclass AND contype <> 'n' ORDER BY 1`,
+  );
   return Object.fromEntries(r.rows.map((x) => [x.conname, x.contype]));
 }
 
