@@ -19,6 +19,7 @@ import {
   latestMigration,
   latestVersionSchema,
   type MigrationRow,
+  type MigrationSummary,
   setPhase,
   stateSchemaCurrent,
   stateSchemaReady,
@@ -111,7 +112,7 @@ export interface FinishResult {
   alreadyDone: boolean;
 }
 
-function notInProgress(schema: string, latest: MigrationRow | undefined, hint: string): StateError {
+function notInProgress(schema: string, latest: MigrationSummary | undefined, hint: string): StateError {
   const past = latest ? `; the latest migration, "${latest.name}", is ${latest.phase.replace('_', ' ')}` : '';
   return new StateError(`no migration is in progress on schema "${schema}"${past}`, hint, { code: 'not-in-progress' });
 }

@@ -86,16 +86,19 @@ export async function findByName(client: Db, schema: string, name: string): Prom
   return r.rows[0] && withCheckedPlan(r.rows[0]);
 }
 
+/** A migration row without its stored plan: what listing and finished-command checks need. */
+export type MigrationSummary = Omit<MigrationRow, 'plan'>;
+
+/** Every column of tandem.migrations but the plan (see MigrationSummary). */
+const SUMMARY_COLUMNS = `id, schema_name, name, version_schema, previous_version_schema, phase, migration, checksum, last_error, created_by,
+       created_at, started_at, completed_at, rolled_back_at`;
+
 /** The most recent migration of the schema, whatever its phase. */
-export async function latestMigration(client: Db, schema: string): Promise<MigrationRow | undefined> {
-  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT 1`, [schema]);
-  return r.rows[0] && withCheckedPlan(r.rows[0]);
+export async function latestMigration(client: Db, schema: string): Promise<MigrationSummary | undefined> {
+  const r = await client.query<MigrationSummary>(`SELECT ${SUMMARY_COLUMNS} FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT 1`, [schema]);
+  return r.rows[0];
 }
 
-/**
- * Forget a migration whose start changed nothing (no start step committed): its row, steps and
- * checkpoints go; its audit entries stay (they carry the migration's name), detached from it.
- */
 /**
  * The name of the migration whose `start` failed before changing anything (its row forgotten,
  * its audit entries kept) if that is the schema's most recent event: a `rollback` after it has
@@ -112,6 +115,10 @@ export async function lastForgottenStart(client: Db, schema: string): Promise<st
   return r.rows[0]?.migration_name;
 }
 
+/**
+ * Forget a migration whose start changed nothing (no start step committed): its row, steps and
+ * checkpoints go; its audit entries stay (they carry the migration's name), detached from it.
+ */
 export async function forgetUnstartedMigration(client: Db, id: string): Promise<boolean> {
   await client.query('BEGIN');
   try {
@@ -161,13 +168,8 @@ export async function latestVersionSchema(client: Db, schema: string): Promise<s
  * The schema's past migrations, newest first, without their stored plans: listing history needs
  * none, and one unreadable old plan must not make `status` or `history` fail.
  */
-export async function history(client: Db, schema: string, limit = 20): Promise<Omit<MigrationRow, 'plan'>[]> {
-  const r = await client.query<Omit<MigrationRow, 'plan'>>(
-    `SELECT id, schema_name, name, version_schema, previous_version_schema, phase, migration, checksum, last_error, created_by,
-            created_at, started_at, completed_at, rolled_back_at
-       FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`,
-    [schema, limit],
-  );
+export async function history(client: Db, schema: string, limit = 20): Promise<MigrationSummary[]> {
+  const r = await client.query<MigrationSummary>(`SELECT ${SUMMARY_COLUMNS} FROM tandem.migrations WHERE schema_name = $1 ORDER BY id DESC LIMIT $2`, [schema, limit]);
   return r.rows;
 }
 
