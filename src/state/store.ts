@@ -81,9 +81,13 @@ export async function inProgress(client: Db, schema: string): Promise<MigrationR
   return r.rows[0] && withCheckedPlan(r.rows[0]);
 }
 
-export async function findByName(client: Db, schema: string, name: string): Promise<MigrationRow | undefined> {
-  const r = await client.query<MigrationRow>(`SELECT * FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`, [schema, name]);
-  return r.rows[0] && withCheckedPlan(r.rows[0]);
+/** The schema's migration of that name that was not rolled back, if any (plan not read: only its existence matters). */
+export async function findByName(client: Db, schema: string, name: string): Promise<MigrationSummary | undefined> {
+  const r = await client.query<MigrationSummary>(`SELECT ${SUMMARY_COLUMNS} FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`, [
+    schema,
+    name,
+  ]);
+  return r.rows[0];
 }
 
 /** A migration row without its stored plan: what listing and finished-command checks need. */
