@@ -3,10 +3,17 @@
  * number of times. Nothing here needs superuser: a role that owns the database (or has CREATE on
  * it) can run it.
  */
+import { backfillControlDdl } from './ddl-backfill-control.js';
+import { historyDdl } from './ddl-history.js';
+import { rolloutDdl } from './ddl-rollout.js';
+
 export const STATE_SCHEMA = 'tandem';
 
-/** Version of the state schema's shape; 2 added tandem.backfill_skipped. Older installs are upgraded by the same DDL. */
-export const STATE_VERSION = 2;
+/**
+ * Version of the state schema's shape; 2 added tandem.backfill_skipped; 3 the backfill's controls
+ * and slices, the rollout and the history of files (ddl-*.ts). Older installs are upgraded by the same DDL.
+ */
+export const STATE_VERSION = 3;
 
 export const stateSchemaDdl: string[] = [
   `CREATE SCHEMA IF NOT EXISTS tandem`,
@@ -85,6 +92,9 @@ export const stateSchemaDdl: string[] = [
     key text[] NOT NULL,
     PRIMARY KEY (migration_id, table_name, key)
   )`,
+  ...backfillControlDdl,
+  ...rolloutDdl,
+  ...historyDdl,
   `CREATE TABLE IF NOT EXISTS tandem.state_version (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version integer NOT NULL
