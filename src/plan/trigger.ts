@@ -186,10 +186,18 @@ END`;
   return `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${tag}${body}\n${tag}`;
 }
 
+/**
+ * `SET LOCAL tandem.version = '__tandem_backfill_direct'` marks a transaction whose writes already
+ * carry every column of both versions and the marker (the set-based backfill computes them in its
+ * own UPDATE): the trigger's WHEN clause skips the function for them, so PL/pgSQL is not run per row.
+ */
+export const DIRECT_WRITER_VERSION = '__tandem_backfill_direct';
+
 export function createTriggerSql(spec: Pick<TriggerSpec, 'schema' | 'table' | 'triggerName' | 'functionName'>): string {
   return (
     `CREATE TRIGGER ${ident(spec.triggerName)} BEFORE INSERT OR UPDATE ON ${qualified(spec.schema, spec.table)} ` +
-    `FOR EACH ROW EXECUTE FUNCTION ${qualified('tandem', spec.functionName)}()`
+    `FOR EACH ROW WHEN (current_setting('tandem.version', true) IS DISTINCT FROM ${literal(DIRECT_WRITER_VERSION)}) ` +
+    `EXECUTE FUNCTION ${qualified('tandem', spec.functionName)}()`
   );
 }
 
