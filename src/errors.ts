@@ -70,7 +70,8 @@ export type InputErrorCode =
   | 'duplicate-key'
   | 'duplicate-operation'
   | 'limit-exceeded'
-  | 'invalid-connection-url';
+  | 'invalid-connection-url'
+  | 'port-unavailable';
 
 /** The migration file or command line is wrong; nothing was changed. */
 export class InvalidInputError extends TandemError {
@@ -97,7 +98,9 @@ export type StateErrorCode =
   | 'not-started'
   | 'rolling-back'
   | 'completing'
-  | 'version-schema-exists';
+  | 'version-schema-exists'
+  /** `complete` while a managed rollout routes less than 100% of keys to the new version (see docs/client.md). */
+  | 'rollout-incomplete';
 
 /** The command cannot run in the current state (another migration active, nothing to complete…). */
 export class StateError extends TandemError {

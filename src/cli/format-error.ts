@@ -55,8 +55,25 @@ export function reportError(err: unknown, debug = process.env['TANDEM_DEBUG'] ==
       '  this is a bug in tandem, not in your migration. Please report it with the command you ran, ' +
       'your PostgreSQL version and the output of the same command run with TANDEM_DEBUG=1 (it adds the stack trace).';
   }
+  const execHint = viewDependencyHint(err);
+  if (execHint) {
+    text += `\n  hint: ${execHint}`;
+    json['execHint'] = execHint;
+  }
   if (debug) text += `\n${stackOf(err)}`;
   return { text, json: { error: json }, exitCode };
+}
+
+/**
+ * PostgreSQL's "cannot alter type of a column used by a view or rule" (0A000): with Tandem, the
+ * view is usually a version schema's; `tandem exec` runs such DDL and rebuilds those views.
+ */
+function viewDependencyHint(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown; details?: { sqlstate?: unknown } } | null;
+  const sqlstate = isPostgresError(err) ? err.code : e?.details?.sqlstate;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  if (sqlstate !== '0A000' || !/used by a view or rule/.test(message)) return undefined;
+  return 'a version schema of tandem (or a view of yours) shows that column: run the ALTER with `tandem exec <file.sql>`, which drops the version views over the table, runs it and creates them again in one transaction (docs/ci-cd.md, "Plain DDL outside migrations")';
 }
 
 function oneLine(s: string): string {

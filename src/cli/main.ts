@@ -2,10 +2,19 @@
 import { CommanderError, Option } from 'commander';
 import { resolveDatabaseUrl } from '../db/url.js';
 import { reportError } from './format-error.js';
+import { registerBackfillCommands } from './backfill-command.js';
 import { registerConvertCommand } from './convert-command.js';
+import { registerExecCommands } from './exec-command.js';
 import { registerLintCommand } from './lint-command.js';
+import { registerPipelineCommands } from './pipeline-command.js';
+import { registerPlanCommand } from './plan-command.js';
+import { registerRehearseCommand } from './rehearse-command.js';
+import { registerRolloutCommands } from './rollout-command.js';
+import { registerRolloutRunCommand } from './rollout-run-command.js';
 import { registerTraceCommand } from './trace-command.js';
-import { engine, engineOptions, globals, loadMigrationFile, output, positiveInt, program, withClient } from './shared.js';
+import { registerServeCommand } from './serve-command.js';
+import { registerVerifyCommand } from './verify-command.js';
+import { commandResult, engine, engineOptions, globals, loadMigrationFile, output, positiveInt, program, withClient } from './shared.js';
 
 program
   .command('init')
@@ -39,22 +48,21 @@ program
     });
   });
 
-program
-  .command('plan <file>')
-  .description('show every statement each phase will run and the lock it takes (changes nothing)')
-  .action(async (file: string) => {
-    const migration = await loadMigrationFile(file);
-    const planned = await withClient(async (client) => (await engine()).plan(client, migration, await engineOptions(globals())));
-    output((await import('./render-plan.js')).renderPlan(planned), planned);
-  });
+registerPlanCommand(program);
+registerRehearseCommand(program);
 
 program
   .command('start <file>')
   .description('expand: add what the new version needs, create its version schema, backfill')
   .option('--complete', 'complete the migration right after start')
-  .action(async (file: string, cmd: { complete?: boolean }) => {
+  .addOption(new Option('--workers <n>', 'backfill workers, each on its own connection, over slices of the key (`tandem backfill run` joins from elsewhere)').argParser(positiveInt))
+  .addOption(new Option('--vacuum-behind <percent>', 'backfill: VACUUM the table every this many % of its rows (0 = never)').argParser(positiveInt))
+  .action(async (file: string, cmd: { complete?: boolean; workers?: number; vacuumBehind?: number }) => {
     const migration = await loadMigrationFile(file);
-    const result = await withClient(async (client) => (await engine()).start(client, migration, { ...(await engineOptions(globals())), complete: cmd.complete === true }));
+    const backfill = { ...(cmd.workers !== undefined ? { workers: Math.max(1, cmd.workers) } : {}), ...(cmd.vacuumBehind !== undefined ? { vacuumBehindPercent: cmd.vacuumBehind } : {}) };
+    const result = await withClient(async (client) =>
+      (await engine()).start(client, migration, { ...(await engineOptions(globals())), ...backfill, complete: cmd.complete === true }),
+    );
     const msg = result.alreadyActive
       ? `migration ${result.migration} is already started; version schema ${result.versionSchema}`
       : `migration ${result.migration} ${result.completed ? 'started and completed' : 'started'}; new version schema: ${result.versionSchema}\n` +
@@ -66,10 +74,12 @@ program
 
 program
   .command('complete')
-  .description('contract: remove the old version and its columns')
-  .action(() =>
+  .description('contract: remove the old version and its columns (refused, exit 2, while a managed rollout routes < 100% of keys to the new version)')
+  .option('--force', 'complete even while `tandem rollout set` routes less than 100% of keys to the new version')
+  .option('--no-verify', 'skip `tandem verify` (every backfilled row checked against `up`) before contracting')
+  .action((cmd: { force?: boolean; verify: boolean }) =>
     withClient(async (client) => {
-      const r = await (await engine()).complete(client, await engineOptions(globals()));
+      const r = await (await engine()).complete(client, { ...(await engineOptions(globals())), force: cmd.force === true, verify: cmd.verify });
       output(`migration ${r.migration} ${r.alreadyDone ? 'was already completed' : 'completed'}; latest version schema: ${r.versionSchema}`, r);
     }),
   );
@@ -97,7 +107,7 @@ program
         const a = s.inProgress;
         lines.push(`schema ${s.schema}: migration ${a.name} is ${a.phase} (${a.steps.phase}: ${a.steps.done}/${a.steps.total} steps)`);
         lines.push(`  new version schema: ${a.versionSchema}; old: ${a.previousVersionSchema ?? `${s.schema} (tables)`}`);
-        for (const b of a.backfill) lines.push(`  backfill ${b.table}: ${b.rowsDone} rows in ${b.batches} batches${b.done ? ', done' : ''}`);
+        lines.push(...(await import('../exec/throttle-format.js')).statusBackfillLines(a.backfill, a.backfillControls));
         if (a.lastError) lines.push(`  last error: ${JSON.stringify(a.lastError)}`);
         lines.push(
           `  next: ${a.next.map((c) => `tandem ${c}${c === 'start' ? ' <the same file>' : ''}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`,
@@ -133,26 +143,43 @@ program
 
 registerLintCommand(program);
 registerTraceCommand(program);
+registerServeCommand(program);
 registerConvertCommand(program);
+registerPipelineCommands(program);
+registerExecCommands(program);
+registerBackfillCommands(program);
+registerVerifyCommand(program);
+registerRolloutCommands(program);
+registerRolloutRunCommand(program);
 
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
+    await endObservers({ result: commandResult() });
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    printError(err);
+    const report = printError(err);
+    await endObservers({ error: { code: String(report.json.error['code']), exitCode: report.exitCode, message: report.text } });
   }
 }
 
+/** The command-done / command-failed event, then the observers stop (hooks flushed), when any was started. */
+async function endObservers(outcome: Parameters<typeof import('./observability.js').endObservability>[0]): Promise<void> {
+  const g = globals();
+  if (g.logFormat !== 'json' && !g.onEvent && !g.webhook && g.metricsPort === undefined) return;
+  await (await import('./observability.js')).endObservability(outcome);
+}
+
 /** One message, never a stack trace (TANDEM_DEBUG=1 adds it); with --json, a document with the error's code. */
-function printError(err: unknown): void {
+function printError(err: unknown): ReturnType<typeof reportError> {
   const report = reportError(err);
   if (globals().json) process.stdout.write(`${JSON.stringify(report.json, null, 2)}\n`);
   process.stderr.write(`error: ${report.text}\n`);
   process.exitCode = report.exitCode;
+  return report;
 }
 
 // A failure outside the command's own promise (a library's stray rejection) is reported the same way.

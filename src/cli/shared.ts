@@ -3,7 +3,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
 import { resolveDatabaseUrl } from '../db/url.js';
 import { InvalidInputError } from '../errors.js';
-import { defaultExecOptions } from '../exec/options.js';
+import { defaultExecOptions, type Reporter } from '../exec/options.js';
+import { emitEvent } from '../observe/events.js';
+import { type ThrottleCliOptions, throttleOptionsFromCli } from '../exec/throttle-options.js';
 
 /**
  * What every command shares: the program with its global options, the database connection, the
@@ -25,6 +27,10 @@ export interface GlobalOptions {
   batchDelay: number;
   wait?: boolean;
   json?: boolean;
+  metricsPort?: number;
+  logFormat?: 'text' | 'json';
+  onEvent?: string;
+  webhook?: string;
 }
 
 export function positiveInt(value: string): number {
@@ -57,6 +63,10 @@ export const program = new Command('tandem')
   .addOption(new Option('--batch-delay <ms>', 'pause between backfill batches').argParser(positiveInt).default(defaultExecOptions.batchDelayMs))
   .option('--wait', 'wait for another runner on the same schema instead of failing')
   .option('--json', 'print one JSON document on stdout and nothing else there')
+  .addOption(new Option('--metrics-port <port>', 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while the command runs').argParser(positiveInt))
+  .addOption(new Option('--log-format <format>', 'stderr as human text or one JSON object per event (pino)').choices(['text', 'json']).default('text'))
+  .option('--on-event <command>', 'run a shell command on each phase change, failure and completion (JSON payload on stdin)')
+  .option('--webhook <url>', 'POST a JSON payload to this URL on each phase change, failure and completion')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -64,8 +74,36 @@ export function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
-export async function engineOptions(g: GlobalOptions = globals()) {
+// Observers (structured logs, hooks, the runner's metrics) start before any command's action.
+program.hook('preAction', async (_root, action) => {
+  const g = globals();
+  if (g.logFormat !== 'json' && !g.onEvent && !g.webhook && g.metricsPort === undefined) return;
+  const { beginObservability } = await import('./observability.js');
+  await beginObservability(action, g, (m) => process.stderr.write(`${m}\n`));
+});
+
+/** The terminal's reporter, or with `--log-format json` the structured logger's. */
+async function reporterFor(g: GlobalOptions): Promise<Reporter> {
+  if (g.logFormat === 'json') {
+    const { jsonLogger, jsonReporter } = await import('../observe/logger.js');
+    return observed(jsonReporter(jsonLogger()));
+  }
   const { consoleReporter } = await import('./reporter.js');
+  return observed(consoleReporter());
+}
+
+/** A reporter whose backfill progress also goes to the event bus (metrics, logs). */
+function observed(inner: Reporter): Reporter {
+  return {
+    ...inner,
+    backfillProgress(table, done, estimated, finished) {
+      inner.backfillProgress(table, done, estimated, finished);
+      emitEvent({ type: 'backfill-progress', table, rowsDone: done, estimatedRows: estimated, finished });
+    },
+  };
+}
+
+export async function engineOptions(g: GlobalOptions = globals()) {
   return {
     schema: g.schema,
     wait: g.wait === true,
@@ -73,7 +111,8 @@ export async function engineOptions(g: GlobalOptions = globals()) {
     lockRetryForMs: g.lockRetryFor,
     batchSize: Math.max(1, g.batchSize),
     batchDelayMs: g.batchDelay,
-    reporter: consoleReporter(),
+    ...throttleOptionsFromCli(program.opts<ThrottleCliOptions>()),
+    reporter: await reporterFor(g),
   };
 }
 
@@ -91,7 +130,15 @@ export async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Prom
   }
 }
 
+let lastResult: unknown;
+
+/** The JSON result of the command that just ran (for the command-done event). */
+export function commandResult(): unknown {
+  return lastResult;
+}
+
 export function output(human: string, json: unknown): void {
+  lastResult = json;
   if (globals().json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   else process.stdout.write(`${human}\n`);
 }

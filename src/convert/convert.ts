@@ -18,9 +18,11 @@ import type {
 } from 'libpg-query';
 import type { z } from 'zod';
 import { InvalidInputError } from '../errors.js';
+import { tablesWithTypeChanges, viewRebuildSql } from '../pipeline/view-rebuild.js';
 import { type CheckDef, type ColumnDef as ColumnSpec, type ForeignKeyDef, MigrationFile, type operationSchemas, type TableConstraintDef } from '../migration/schema.js';
 import { defaultNames, defaultObjectName, sqlName } from './names.js';
 import type { ParsedSql, SqlStatement } from './parse.js';
+import { splitOperations } from './split.js';
 import { squash, TokenView } from './tokens.js';
 
 /**
@@ -75,7 +77,12 @@ export interface DroppedStatement extends SourceRef {
 }
 
 export interface ConvertResult {
+  /** Every operation of the file, in order (may mix raw \`sql\` with others: see \`parts\`). */
   migration: ConvertedMigration;
+  /** The operations split into migrations that \`tandem start\` accepts, in order (src/convert/split.ts). */
+  parts: MigrationPart[];
+  /** The tables as the file leaves them: the catalog of the next file of a history. */
+  tables: Map<string, TableModel>;
   warnings: ConvertWarning[];
   todos: ConvertTodo[];
   /** Statements that became no operation (BEGIN/COMMIT, SET lock_timeout...). */
@@ -86,11 +93,17 @@ export interface ColumnModel {
   type: string;
   notNull: boolean;
   default?: string | null;
+  /** Filled by the database (identity, serial, generated): Tandem cannot shadow it. */
+  generated?: boolean;
+  /** A foreign key of another table references it: Tandem cannot shadow it. */
+  referenced?: boolean;
 }
 
 export interface TableModel {
   columns: Map<string, ColumnModel>;
   primaryKey: string[];
+  /** Constraints known so far (name → columns): a drop needs its columns' `down`. */
+  constraints?: Map<string, string[]>;
 }
 
 export interface ConvertOptions {
@@ -100,6 +113,30 @@ export interface ConvertOptions {
   name?: string;
   /** Tables already in the database (from --database-url), for old types and nullability. */
   catalog?: Map<string, TableModel>;
+  /** What the converter cannot know, e.g. "the files before it in the history" (for messages). */
+  knownFrom?: string;
+}
+
+/** Operations [first, first + operations.length) of the file, as one migration. */
+export interface MigrationPart {
+  first: number;
+  operations: OperationEntry[];
+}
+
+/** Serial types: their column is filled from a sequence the table owns. */
+const SERIAL_TYPE = /^\s*(small|big)?serial\d?\s*$/i;
+
+export function cloneTables(tables: ReadonlyMap<string, TableModel>): Map<string, TableModel> {
+  return new Map(
+    [...tables].map(([k, t]) => [
+      k,
+      {
+        primaryKey: [...t.primaryKey],
+        columns: new Map([...t.columns].map(([c, m]) => [c, { ...m }])),
+        ...(t.constraints ? { constraints: new Map([...t.constraints].map(([n, cols]) => [n, [...cols]])) } : {}),
+      },
+    ]),
+  );
 }
 
 /** The markers written where a human must supply SQL. Each contains "TODO". */
@@ -187,15 +224,15 @@ class Converter {
   readonly createdHere = new Map<string, number>();
   /** Constraints this file adds (a later VALIDATE CONSTRAINT is then redundant). */
   readonly constraintsHere = new Set<string>();
+  /** The primary key of the table being created (for a REFERENCES to itself) and its referenced columns. */
+  pendingPk: { table: string; columns: string[]; referenced: Set<string> } | undefined;
 
   constructor(
     readonly parsed: ParsedSql,
     readonly opts: ConvertOptions,
   ) {
     this.schema = opts.schema ?? 'public';
-    for (const [name, t] of opts.catalog ?? []) {
-      this.tables.set(name, { primaryKey: [...t.primaryKey], columns: new Map([...t.columns].map(([c, m]) => [c, { ...m }])) });
-    }
+    for (const [name, t] of cloneTables(opts.catalog ?? new Map())) this.tables.set(name, t);
   }
 
   ref(stmt: SqlStatement, offset = stmt.start): SourceRef {
@@ -224,9 +261,18 @@ class Converter {
     this.todos.push({ ...this.ref(stmt, offset), operationIndex: opIndex, operation, field, path, message });
   }
 
-  raw(stmt: SqlStatement, offset: number, text: string, reason: string): void {
-    const i = this.push('sql', { up: text });
-    this.warn(stmt, offset, `kept as a raw \`sql\` operation (runs as written, with the locks it takes): ${reason}`, i);
+  /**
+   * A raw \`sql\` operation. One that changes column types (\`typeChanged\`: their tables) is wrapped
+   * so that it drops and recreates the version views over those tables around it: as written,
+   * PostgreSQL would refuse it ("cannot alter type of a column used by a view or rule").
+   */
+  raw(stmt: SqlStatement, offset: number, text: string, reason: string, typeChanged: readonly string[] = []): void {
+    const up = typeChanged.length ? viewRebuildSql(this.schema, typeChanged, text) : text;
+    const i = this.push('sql', { up });
+    const wrapped = typeChanged.length
+      ? ` — wrapped in a DO block that drops and recreates the version views over ${typeChanged.join(', ')} around it (as \`tandem exec\` does): ${squash(text)}`
+      : '';
+    this.warn(stmt, offset, `kept as a raw \`sql\` operation (runs as written, with the locks it takes): ${reason}${wrapped}`, i);
   }
 
   drop(stmt: SqlStatement, reason: string, warn: boolean): void {
@@ -262,7 +308,7 @@ class Converter {
       const before = this.ops.length;
       const warningsBefore = this.warnings.length;
       const todosBefore = this.todos.length;
-      const snapshot = new Map([...this.tables].map(([k, t]) => [k, { primaryKey: [...t.primaryKey], columns: new Map([...t.columns].map(([c, m]) => [c, { ...m }])) }]));
+      const snapshot = cloneTables(this.tables);
       try {
         this.statement(stmt);
       } catch (err) {
@@ -273,7 +319,8 @@ class Converter {
         this.todos.length = todosBefore;
         this.tables.clear();
         for (const [k, t] of snapshot) this.tables.set(k, t);
-        this.raw(stmt, stmt.start, stmt.text, err.message);
+        this.pendingPk = undefined;
+        this.raw(stmt, stmt.start, stmt.text, err.message, tablesWithTypeChanges([stmt], this.schema));
       }
     }
     if (this.ops.length === 0) {
@@ -284,7 +331,8 @@ class Converter {
     if (!check.success) {
       throw new Error(`internal error: the converted migration does not validate: ${JSON.stringify(check.error.issues[0])}`);
     }
-    return { migration, warnings: this.warnings, todos: this.todos, dropped: this.dropped };
+    const parts = splitOperations(this.ops).map((g) => ({ first: g[0]!, operations: g.map((i) => this.ops[i]!) }));
+    return { migration, parts, tables: cloneTables(this.tables), warnings: this.warnings, todos: this.todos, dropped: this.dropped };
   }
 
   statement(stmt: SqlStatement): void {
@@ -347,6 +395,8 @@ class Converter {
     const colTodos: { field: string; message: string; offset: number }[] = [];
     const pkColumns: string[] = [];
     const notNull = new Set<string>();
+    const generated = new Set<string>();
+    this.pendingPk = { table, columns: declaredPrimaryKey(s), referenced: new Set() };
     for (const elt of s.tableElts ?? []) {
       const def = unwrap<ColumnDef>(elt, 'ColumnDef');
       const con = unwrap<Constraint>(elt, 'Constraint');
@@ -356,6 +406,7 @@ class Converter {
         constraints.push(...r.extra);
         if (r.column.pk) pkColumns.push(r.column.name);
         if (r.notNull || r.identity) notNull.add(r.column.name);
+        if (r.identity || r.column.generated !== undefined || SERIAL_TYPE.test(r.column.type)) generated.add(r.column.name);
         for (const t of r.todos) colTodos.push({ field: `columns[${columns.length}].${t.field}`, message: t.message, offset: def.location ?? stmt.start });
         columns.push(r.column);
       } else if (con) {
@@ -383,12 +434,63 @@ class Converter {
     for (const t of colTodos) this.todo(stmt, t.offset, i, t.field, t.message);
     this.createdHere.set(table, i);
     for (const c of constraints) this.constraintsHere.add(`${table}.${c.name}`);
+    const referenced = this.pendingPk.referenced;
+    this.pendingPk = undefined;
     this.tables.set(table, {
       primaryKey: [...pkSet],
+      constraints: createdConstraints(table, body),
       columns: new Map(
-        columns.map((c) => [c.name, { type: c.type, notNull: pkSet.has(c.name) || notNull.has(c.name), ...(c.default !== undefined ? { default: c.default } : {}) }]),
+        columns.map((c) => [
+          c.name,
+          {
+            type: c.type,
+            notNull: pkSet.has(c.name) || notNull.has(c.name),
+            ...(c.default !== undefined ? { default: c.default } : {}),
+            ...(generated.has(c.name) ? { generated: true } : {}),
+            ...(referenced.has(c.name) ? { referenced: true } : {}),
+          },
+        ]),
       ),
     });
+  }
+
+  /**
+   * The primary key a `REFERENCES t` without columns means: t's, known from a CREATE TABLE seen
+   * earlier (in this file, an earlier file of the history, or the catalog). Unknown, it is an
+   * error that says where and what to write, never a guess.
+   */
+  referencedKey(target: string, count: number, location: number | undefined): string[] {
+    const pk = this.pendingPk?.table === target ? this.pendingPk.columns : this.tables.get(target)?.primaryKey;
+    const where = this.parsed.source.position(location ?? 0);
+    const loc = { file: this.parsed.source.file, line: where.line, column: where.col };
+    const how = `write the referenced column${count === 1 ? '' : 's'}: REFERENCES ${target} (<column>${count === 1 ? '' : ', …'})`;
+    if (!pk) {
+      throw new InvalidInputError(
+        `REFERENCES ${target} names no column, and the primary key of "${target}" is not known ${this.opts.knownFrom ?? 'here'}`,
+        loc,
+        `${how}; or convert the whole history (\`tandem convert <dir> -o <dir>\`) so that the CREATE TABLE of ${target} comes first; or pass --database-url to read it from the database`,
+        { code: 'referenced-table-not-found' },
+      );
+    }
+    if (pk.length !== count) {
+      throw new InvalidInputError(
+        `REFERENCES ${target} names no column, and the primary key of "${target}" has ${pk.length === 0 ? 'no column (the table has none)' : `${pk.length} columns, not ${count}`}`,
+        loc,
+        how,
+        { code: 'referenced-key-not-unique' },
+      );
+    }
+    return [...pk];
+  }
+
+  /** Columns a foreign key references cannot go through a shadow column any more. */
+  markReferenced(table: string, columns: readonly string[]): void {
+    const model = this.pendingPk?.table === table ? undefined : this.tables.get(table);
+    for (const c of columns) {
+      const m = model?.columns.get(c);
+      if (m) m.referenced = true;
+      else if (this.pendingPk?.table === table) this.pendingPk.referenced.add(c);
+    }
   }
 
   /** TODO markers inside a table constraint (an unknown referenced column). */
@@ -462,11 +564,8 @@ class Converter {
           const target = this.relName(c.pktable);
           if (target === undefined) throw new Unsupported(`column ${name} references a table outside schema "${this.schema}"`);
           const refCols = strings(c.pk_attrs);
-          let refCol = refCols[0] ?? this.tables.get(target)?.primaryKey[0];
-          if (refCol === undefined) {
-            refCol = TODO.referencedColumn;
-            result.todos.push({ field: 'references.column', message: `name the column of ${target} that ${name} references (its primary key is not known here)` });
-          }
+          const refCol = refCols[0] ?? this.referencedKey(target, 1, c.location ?? def.location)[0]!;
+          this.markReferenced(target, [refCol]);
           const ref: ForeignKeyDef = { name: c.conname ?? defaultNames.foreignKey(table, [name]), table: target, column: refCol };
           Object.assign(ref, fkActions(c));
           if (c.fk_matchtype === 'f') ref.match_type = 'FULL';
@@ -573,10 +672,8 @@ class Converter {
         const target = this.relName(c.pktable);
         if (target === undefined) throw new Unsupported(`a foreign key to a table outside schema "${this.schema}"`);
         let refCols = strings(c.pk_attrs);
-        if (!refCols.length) {
-          const pk = this.tables.get(target)?.primaryKey ?? [];
-          refCols = pk.length === columns.length ? [...pk] : columns.map(() => TODO.referencedColumn);
-        }
+        if (!refCols.length) refCols = this.referencedKey(target, columns.length, c.location);
+        this.markReferenced(target, refCols);
         const references: NonNullable<TableConstraintDef['references']> = { table: target, columns: refCols, ...fkActions(c) };
         if (c.fk_matchtype === 'f') references.match_type = 'FULL';
         if (c.fk_matchtype === 'p') references.match_type = 'PARTIAL';
@@ -639,7 +736,7 @@ class Converter {
         this.ops.length = ops;
         this.warnings.length = warnings;
         this.todos.length = todos;
-        this.raw(stmt, at, `${prefix} ${view.text(a, b)}`, err.message);
+        this.raw(stmt, at, `${prefix} ${view.text(a, b)}`, err.message, cmd.subtype === 'AT_AlterColumnType' ? [table] : []);
       }
     });
   }
@@ -654,7 +751,15 @@ class Converter {
       case 'AT_AddColumn': {
         const def = unwrap<ColumnDef>(cmd.def, 'ColumnDef')!;
         const r = this.column(def, table, view, end);
-        if (r.pkName !== undefined) throw new Unsupported('ADD COLUMN ... PRIMARY KEY');
+        if (r.pkName !== undefined || r.column.pk) throw new Unsupported('ADD COLUMN ... PRIMARY KEY (add_column cannot add a key to an existing table)');
+        if (r.identity || r.column.generated !== undefined || SERIAL_TYPE.test(r.column.type)) {
+          throw new Unsupported('an identity, serial or generated column added to an existing table (add_column refuses it: PostgreSQL rewrites the table)');
+        }
+        if (r.column.unique) {
+          // add_column cannot make the column unique on an existing table: a create_constraint after it does.
+          delete r.column.unique;
+          r.extra.unshift({ name: defaultNames.unique(table, [r.column.name]), type: 'unique', columns: [r.column.name] });
+        }
         const body: Body<'add_column'> = { table, column: r.column };
         const needsUp = r.notNull && !r.identity && r.column.default === undefined && r.column.generated === undefined;
         if (needsUp) body.up = TODO.addColumnUp;
@@ -671,6 +776,7 @@ class Converter {
         }
         if (cmd.missing_ok) this.warn(stmt, at, 'IF NOT EXISTS dropped: add_column fails if the column exists', i);
         for (const extra of r.extra) this.createConstraint(stmt, at, table, extra);
+        for (const [name, cols] of columnConstraints(table, r.column)) model?.constraints?.set(name, cols);
         model?.columns.set(r.column.name, {
           type: r.column.type,
           notNull: r.notNull || r.identity || Boolean(r.column.pk),
@@ -694,6 +800,8 @@ class Converter {
         return;
       }
       case 'AT_AlterColumnType': {
+        const unshadowable = colModel && unshadowableReason(colModel, model!.primaryKey.includes(col));
+        if (unshadowable) throw new Unsupported(`${table}.${col} ${unshadowable}: alter_column cannot change its type through a shadow column`);
         const def = unwrap<ColumnDef>(cmd.def, 'ColumnDef')!;
         const typeStart = view.at(def.typeName?.location ?? 0);
         const [x, y] = view.extent(typeStart, { stop: TYPE_STOP, end });
@@ -721,12 +829,22 @@ class Converter {
         return;
       }
       case 'AT_SetNotNull': {
-        const i = this.push('alter_column', { table, column: col, nullable: false, up: `COALESCE(${sqlName(col)}, ${TODO.value})` });
-        this.todo(stmt, at, i, 'up', `replace TODO with the value existing rows get where ${table}.${col} is NULL`);
+        if (colModel?.notNull) {
+          this.dropped.push({ ...this.ref(stmt, at), text: view.text(a, b), reason: `${table}.${col} is NOT NULL already (PostgreSQL does nothing)` });
+          return;
+        }
+        const known = colModel?.default;
+        const i = this.push('alter_column', { table, column: col, nullable: false, up: `COALESCE(${sqlName(col)}, ${known ?? TODO.value})` });
+        if (known === undefined || known === null) this.todo(stmt, at, i, 'up', `replace TODO with the value existing rows get where ${table}.${col} is NULL`);
+        else this.warn(stmt, at, `up: rows where ${table}.${col} is NULL get its default (${known}); edit \`up\` if they need another value`, i);
         if (colModel) colModel.notNull = true;
         return;
       }
       case 'AT_DropNotNull': {
+        if (colModel && !colModel.notNull) {
+          this.dropped.push({ ...this.ref(stmt, at), text: view.text(a, b), reason: `${table}.${col} is nullable already (PostgreSQL does nothing)` });
+          return;
+        }
         const known = colModel?.default;
         const body: Body<'alter_column'> = { table, column: col, nullable: true, down: `COALESCE(${sqlName(col)}, ${known ?? TODO.value})` };
         const i = this.push('alter_column', body);
@@ -754,10 +872,11 @@ class Converter {
         return;
       }
       case 'AT_DropConstraint': {
-        const i = this.push('drop_constraint', { table, name: col });
+        const i = this.dropConstraint(stmt, at, table, col, model);
         if (cmd.behavior === 'DROP_CASCADE') this.warn(stmt, at, 'CASCADE dropped: objects that depend on the constraint make the operation fail', i);
         if (cmd.missing_ok) this.warn(stmt, at, 'IF EXISTS dropped: drop_constraint fails if the constraint does not exist', i);
         this.constraintsHere.delete(`${table}.${col}`);
+        model?.constraints?.delete(col);
         return;
       }
       case 'AT_ValidateConstraint': {
@@ -776,6 +895,36 @@ class Converter {
       default:
         throw new Unsupported(`no Tandem operation for ALTER TABLE ... ${abbreviate(squash(view.text(a, b)))}`);
     }
+  }
+
+  /**
+   * drop_constraint: the new version writes shadow copies of the constraint's columns without it,
+   * and \`down\` maps them back into the old, still constrained columns. Converting, the values are
+   * copied unchanged (a row the new version writes that breaks the constraint fails in the old
+   * version's column: edit \`down\` if that can happen). Columns that cannot be shadowed (a key,
+   * identity, referenced column) keep the statement as raw SQL.
+   */
+  dropConstraint(stmt: SqlStatement, at: number, table: string, name: string, model: TableModel | undefined): number {
+    const cols = model?.constraints?.get(name);
+    if (!cols) {
+      const i = this.push('drop_constraint', { table, name, down: TODO.value });
+      this.todo(stmt, at, i, 'down', `the columns of ${table}.${name} are not known here: write \`down\`, the value the old version's column gets (it keeps the constraint), or use drop_multicolumn_constraint`);
+      return i;
+    }
+    for (const c of cols) {
+      const m = model!.columns.get(c);
+      const why = m && unshadowableReason(m, model!.primaryKey.includes(c));
+      if (why) throw new Unsupported(`${table}.${c} ${why}: drop_constraint cannot shadow it`);
+    }
+    const note = `down copies the values unchanged: a row the new version writes that breaks ${name} fails in the old version's columns (edit \`down\` if it can)`;
+    if (cols.length === 1) {
+      const i = this.push('drop_constraint', { table, name, down: sqlName(cols[0]!) });
+      this.warn(stmt, at, note, i);
+      return i;
+    }
+    const i = this.push('drop_multicolumn_constraint', { table, name, down: Object.fromEntries(cols.map((c) => [c, sqlName(c)])) });
+    this.warn(stmt, at, note, i);
+    return i;
   }
 
   createConstraint(stmt: SqlStatement, at: number, table: string, def: TableConstraintDef): void {
@@ -797,6 +946,7 @@ class Converter {
     const i = this.push('create_constraint', body);
     this.constraintTodos(def, (field, message) => this.todo(stmt, at, i, field, message));
     this.constraintsHere.add(`${table}.${def.name}`);
+    this.tables.get(table)?.constraints?.set(def.name, [...columns]);
   }
 
   // ---------------------------------------------------------------- indexes, drops, renames, comments
@@ -880,6 +1030,7 @@ class Converter {
         m.columns.delete(s.subname!);
         m.columns.set(s.newname!, c);
         m.primaryKey = m.primaryKey.map((p) => (p === s.subname ? s.newname! : p));
+        for (const cols of m.constraints?.values() ?? []) cols.forEach((p, k) => p === s.subname && (cols[k] = s.newname!));
       }
     } else if (s.renameType === 'OBJECT_TABLE') {
       const from = this.requireRel(s.relation);
@@ -893,6 +1044,12 @@ class Converter {
     } else if (s.renameType === 'OBJECT_TABCONSTRAINT') {
       const table = this.requireRel(s.relation);
       this.push('rename_constraint', { table, from: s.subname!, to: s.newname! });
+      const cons = this.tables.get(table)?.constraints;
+      const cols = cons?.get(s.subname!);
+      if (cons && cols) {
+        cons.delete(s.subname!);
+        cons.set(s.newname!, cols);
+      }
     } else {
       throw new Unsupported(`no Tandem operation for ${describe(stmt)}`);
     }
@@ -925,6 +1082,42 @@ class Converter {
     }
     throw new Unsupported(`no Tandem operation for ${describe(stmt)}`);
   }
+}
+
+/** The constraints a column definition carries (name → its one column). */
+function columnConstraints(table: string, c: ColumnSpec): [string, string[]][] {
+  const out: [string, string[]][] = [];
+  if (c.check) out.push([c.check.name, [c.name]]);
+  if (c.unique) out.push([defaultNames.unique(table, [c.name]), [c.name]]);
+  if (c.references) out.push([c.references.name, [c.name]]);
+  return out;
+}
+
+/** The constraints of a create_table (its columns' and its table constraints). */
+function createdConstraints(table: string, body: Body<'create_table'>): Map<string, string[]> {
+  const out = new Map<string, string[]>(body.columns.flatMap((c) => columnConstraints(table, c)));
+  for (const c of body.constraints ?? []) out.set(c.name, [...(c.columns ?? [])]);
+  return out;
+}
+
+/** Why a column cannot go through a shadow column (src/operations/shadow.ts refuses these), if it cannot. */
+function unshadowableReason(c: ColumnModel, inPrimaryKey: boolean): string | undefined {
+  if (inPrimaryKey) return 'is in the primary key';
+  if (c.generated) return 'is an identity, serial or generated column';
+  if (c.referenced) return 'is referenced by a foreign key';
+  return undefined;
+}
+
+/** The primary key a CREATE TABLE declares (column or table constraint), before its columns are read. */
+function declaredPrimaryKey(s: CreateStmt): string[] {
+  const out: string[] = [];
+  for (const elt of s.tableElts ?? []) {
+    const def = unwrap<ColumnDef>(elt, 'ColumnDef');
+    const con = unwrap<Constraint>(elt, 'Constraint');
+    if (def && (def.constraints ?? []).some((n) => unwrap<Constraint>(n, 'Constraint')?.contype === 'CONSTR_PRIMARY')) out.push(def.colname!);
+    if (con?.contype === 'CONSTR_PRIMARY') out.push(...strings(con.keys));
+  }
+  return out;
 }
 
 function fkActions(c: Constraint): Pick<ForeignKeyDef, 'on_delete' | 'on_update'> {

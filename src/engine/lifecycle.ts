@@ -4,9 +4,12 @@ import { ExecutionError, InvalidInputError, RunnerBusyError, StateError } from '
 import { runPhase, type RunContext } from '../exec/executor.js';
 import { defaultExecOptions, type ExecOptions, type Reporter, silentReporter } from '../exec/options.js';
 import { withRunnerLock } from '../exec/runner-lock.js';
+import { throttleExecOptions } from '../exec/throttle-options.js';
 import type { Migration } from '../migration/schema.js';
+import { fileSourceOf } from '../pipeline/source.js';
 import { versionSchemaName } from '../plan/names.js';
 import { buildPlan } from '../plan/planner.js';
+import { markCompleting, markRollingBack, markStarted } from '../state/rollout-store.js';
 import type { Plan } from '../plan/types.js';
 import {
   findByName,
@@ -19,6 +22,7 @@ import {
   latestMigration,
   latestVersionSchema,
   type MigrationRow,
+  type MigrationSource,
   type MigrationSummary,
   setPhase,
   stateSchemaCurrent,
@@ -30,6 +34,15 @@ export interface EngineOptions extends Partial<ExecOptions> {
   /** Queue behind another runner instead of failing fast. */
   wait?: boolean;
   reporter?: Reporter;
+  /**
+   * `start` only: where the migration came from, for the history (`tandem migrate` gives the file it
+   * read; without it, the file named by `migration.file` is hashed when the migration is recorded).
+   */
+  source?: MigrationSource;
+  /** `complete` only: even while a managed rollout routes less than 100% of keys to the new version. */
+  force?: boolean;
+  /** `complete` only: false skips the verify of every backfilled row (src/exec/verify.ts) run before anything changes. */
+  verify?: boolean;
 }
 
 interface Resolved {
@@ -50,6 +63,9 @@ function resolve(opts: EngineOptions): Resolved {
       lockRetryForMs: opts.lockRetryForMs ?? defaultExecOptions.lockRetryForMs,
       batchSize: opts.batchSize ?? defaultExecOptions.batchSize,
       batchDelayMs: opts.batchDelayMs ?? defaultExecOptions.batchDelayMs,
+      ...throttleExecOptions(opts),
+      ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
+      ...(opts.vacuumBehindPercent !== undefined ? { vacuumBehindPercent: opts.vacuumBehindPercent } : {}),
     },
     reporter: opts.reporter ?? silentReporter,
     warnings: [],
@@ -127,7 +143,7 @@ function notInProgress(schema: string, latest: MigrationSummary | undefined, hin
  */
 export async function start(client: pg.Client, migration: Migration, opts: EngineOptions & { complete?: boolean } = {}): Promise<StartResult> {
   const r = resolve(opts);
-  const result = await withRunnerLock(client, r.schema, r.wait, () => startLocked(client, migration, r)).catch(async (err: unknown) => {
+  const result = await withRunnerLock(client, r.schema, r.wait, () => startLocked(client, migration, r, opts.source)).catch(async (err: unknown) => {
     // Another runner holds the lock: an invalid file still says why it is invalid (exit 2), as it
     // would have if that runner were not there — unless a migration is in progress, whose objects
     // (shadow columns, version schema) the catalog then holds. Planning only reads (its trials are
@@ -161,7 +177,12 @@ async function migrationInProgress(client: pg.Client, schema: string): Promise<b
 }
 
 /** The work of start, under the runner lock. */
-async function startLocked(client: pg.Client, migration: Migration, r: Resolved): Promise<{ row: MigrationRow; resumed: boolean; alreadyActive: boolean }> {
+async function startLocked(
+  client: pg.Client,
+  migration: Migration,
+  r: Resolved,
+  source: MigrationSource | undefined,
+): Promise<{ row: MigrationRow; resumed: boolean; alreadyActive: boolean }> {
   const stateExists = await stateSchemaReady(client);
   const sum = checksum(migration);
   let row = stateExists ? await inProgress(client, r.schema) : undefined;
@@ -204,10 +225,11 @@ async function startLocked(client: pg.Client, migration: Migration, r: Resolved)
       migration: migrationDocument(migration),
       checksum: sum,
       plan: planned,
+      source: source ?? (await fileSourceOf(migration)),
     });
   }
   await runStartPhase(client, row, r);
-  await setPhase(client, row.id, 'active');
+  await markStarted(client, row); // the rollout row at 0%, with the phase
   return { row, resumed, alreadyActive: false };
 }
 
@@ -264,7 +286,9 @@ export async function complete(client: pg.Client, opts: EngineOptions = {}): Pro
       });
     }
     if (row.phase === 'rolling_back') throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
-    if (row.phase === 'active') await setPhase(client, row.id, 'completing');
+    // Verify first, while nothing is changed: rows that differ refuse the complete (exit 1), phase unchanged.
+    if (row.phase === 'active' && opts.verify !== false) await (await import('../exec/verify.js')).assertVerified(client, row, { exec: r.exec, reporter: r.reporter });
+    if (row.phase === 'active') await markCompleting(client, row, opts.force === true); // refused below 100% of a managed rollout
     else r.reporter.info(`resuming complete of ${row.name}`);
     await runPhase(runContext(client, row, r), 'complete', row.plan.complete);
     await setPhase(client, row.id, 'completed');
@@ -301,8 +325,8 @@ export async function rollback(client: pg.Client, opts: EngineOptions = {}): Pro
         code: 'completing',
       });
     }
-    if (row.phase !== 'rolling_back') await setPhase(client, row.id, 'rolling_back');
-    else r.reporter.info(`resuming rollback of ${row.name}`);
+    if (row.phase === 'rolling_back') r.reporter.info(`resuming rollback of ${row.name}`);
+    await markRollingBack(client, row); // every key back to the old version, with the phase
     await runPhase(runContext(client, row, r), 'rollback', row.plan.rollback);
     await setPhase(client, row.id, 'rolled_back');
     return { migration: row.name, versionSchema: row.version_schema, alreadyDone: false };

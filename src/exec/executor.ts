@@ -11,6 +11,7 @@ import { runBackfill } from './backfill.js';
 import { type Blocker, BlockerWatch, formatBlocker, isRetryable, retryOnLockConflict } from './lock-retry.js';
 import { blocksTraffic } from '../sql/lock-modes.js';
 import type { ExecOptions, Reporter } from './options.js';
+import { emitEvent } from '../observe/events.js';
 
 export interface RunContext {
   client: pg.Client;
@@ -151,7 +152,10 @@ async function runSqlStep(ctx: RunContext, phase: Phase, index: number, step: Sq
           watch ??= await BlockerWatch.watchFrom(client);
           if (attempt === 3) {
             const blockers = watch?.blockers() ?? [];
-            if (blockers.length) ctx.reporter.warn(`${step.id}: waiting for a lock, blocked by ${blockers.map(formatBlocker).join('; ')}`);
+            if (blockers.length) {
+              ctx.reporter.warn(`${step.id}: waiting for a lock, blocked by ${blockers.map(formatBlocker).join('; ')}`);
+              emitEvent({ type: 'lock-wait', step: step.id, attempt, blockers: blockers.map((b) => ({ pid: b.pid, mode: b.modes ?? undefined, query: b.query ?? undefined })) });
+            }
           }
         },
         giveUp: async ({ attempt, waitedMs, err }) => {

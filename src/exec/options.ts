@@ -12,6 +12,18 @@ export interface ExecOptions {
   batchSize: number;
   /** Pause between backfill batches, to leave room for application traffic. */
   batchDelayMs: number;
+  /** Backfill throttle (src/exec/backfill-throttle.ts): batch duration the adaptive batch size aims at (default 100). */
+  targetBatchMs?: number;
+  /** Throttle: back off while a replica's replay_lag (pg_stat_replication) exceeds this many ms; unset = not checked. */
+  maxReplicaLagMs?: number;
+  /** Throttle: a query returning one boolean, checked at most once a second; true = slow down. */
+  throttleSql?: string;
+  /** Throttle: an http(s) URL fetched at most once a second; a non-2xx answer (or none) = slow down. */
+  throttleUrl?: string;
+  /** Backfill workers of this process, each on its own connection, over slices of the key (default 1). */
+  workers?: number;
+  /** VACUUM the table every this many % of its rows backfilled (0 = never); see src/exec/backfill-vacuum.ts. */
+  vacuumBehindPercent?: number;
 }
 
 export const defaultExecOptions: ExecOptions = {

@@ -70,6 +70,13 @@ export const BackfillStepSchema = z
     estimatedRows: z.number(),
     /** Only check that every row is in sync (complete's first step): fails, changing nothing, if one is not. */
     verifyOnly: z.boolean().optional(),
+    /**
+     * The migration's `up` composed over the table's stages (src/plan/compose-up.ts), for the
+     * set-based backfill: `lateral` is `LATERAL (…) AS __tandem_up` over the row alias
+     * `__tandem_row`, with one column per target physical column. Plans stored without it are
+     * backfilled through the sync trigger, as before.
+     */
+    up: z.object({ targets: z.array(z.string()), lateral: z.string() }).strict().optional(),
   })
   .strict();
 

@@ -9,6 +9,7 @@ import { duplicatesComplete, duplicatesOf, duplicatesStart } from '../operations
 import { ident, identifierFits, qualified } from '../sql/ident.js';
 import { scannerReady } from '../sql/rename-refs.js';
 import { orderCompleteSteps } from './complete-order.js';
+import { composeUp } from './compose-up.js';
 import { catalogOf, gatherFacts, type PlanFacts, schemaInfoOf, type TableFacts } from './facts.js';
 import { MARKER_COLUMN, triggerFunctionName, triggerName } from './names.js';
 import { PLAN_FORMAT_VERSION } from './plan-schema.js';
@@ -409,6 +410,8 @@ function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Actio
     markerColumn: MARKER_COLUMN,
     estimatedRows: before.estimatedRows,
   };
+  const up = composeUp(spec.original, work.stages);
+  if (up) backfill.up = up;
   return { start, drop, backfill };
 }
 

@@ -4,6 +4,7 @@ import { parseStoredPlan } from '../plan/plan-schema.js';
 import type { Plan, Phase } from '../plan/types.js';
 import { literal } from '../sql/ident.js';
 import { STATE_VERSION, stateSchemaDdl } from './schema-ddl.js';
+import { emitEvent } from '../observe/events.js';
 
 export type MigrationPhase = 'starting' | 'active' | 'completing' | 'completed' | 'rolling_back' | 'rolled_back';
 
@@ -177,21 +178,56 @@ export async function history(client: Db, schema: string, limit = 20): Promise<M
   return r.rows;
 }
 
+/** Where a migration came from, for the history (src/state/ddl-history.ts): its file, or a baseline. */
+export interface MigrationSource {
+  /** The file's name in its directory, e.g. 0042_users.yaml. */
+  fileName?: string;
+  /** sha256 (hex) of the file's bytes. */
+  fileChecksum?: string;
+  baseline?: boolean;
+}
+
 export async function insertMigration(
   client: Db,
-  row: { schema: string; name: string; versionSchema: string; previousVersionSchema: string | null; migration: unknown; checksum: string; plan: Plan },
+  row: {
+    schema: string;
+    name: string;
+    versionSchema: string;
+    previousVersionSchema: string | null;
+    migration: unknown;
+    checksum: string;
+    plan: Plan;
+    source?: MigrationSource | undefined;
+  },
 ): Promise<MigrationRow> {
+  const source = row.source ?? {};
   const r = await client.query<MigrationRow>(
-    `INSERT INTO tandem.migrations (schema_name, name, version_schema, previous_version_schema, phase, migration, checksum, plan, started_at)
-     VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, now()) RETURNING *`,
-    [row.schema, row.name, row.versionSchema, row.previousVersionSchema, JSON.stringify(row.migration), row.checksum, JSON.stringify(row.plan)],
+    `INSERT INTO tandem.migrations (schema_name, name, version_schema, previous_version_schema, phase, migration, checksum, plan, started_at, file_name, file_checksum, baseline)
+     VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7, now(), $8, $9, $10) RETURNING *`,
+    [
+      row.schema,
+      row.name,
+      row.versionSchema,
+      row.previousVersionSchema,
+      JSON.stringify(row.migration),
+      row.checksum,
+      JSON.stringify(row.plan),
+      source.fileName ?? null,
+      source.fileChecksum ?? null,
+      source.baseline === true,
+    ],
   );
   return r.rows[0]!;
 }
 
 export async function setPhase(client: Db, id: string, phase: MigrationPhase): Promise<void> {
   const stamp = phase === 'completed' ? ', completed_at = now()' : phase === 'rolled_back' ? ', rolled_back_at = now()' : '';
-  await client.query(`UPDATE tandem.migrations SET phase = $2, last_error = NULL, updated_at = now()${stamp} WHERE id = $1`, [id, phase]);
+  const r = await client.query<{ name: string; schema_name: string }>(
+    `UPDATE tandem.migrations SET phase = $2, last_error = NULL, updated_at = now()${stamp} WHERE id = $1 RETURNING name, schema_name`,
+    [id, phase],
+  );
+  const row = r.rows[0];
+  if (row) emitEvent({ type: 'phase-change', migrationId: String(id), migration: row.name, schema: row.schema_name, phase });
 }
 
 export async function recordError(client: Db, id: string, error: NonNullable<MigrationRow['last_error']>): Promise<void> {
@@ -238,4 +274,17 @@ export async function audit(client: Db, e: AuditEntry): Promise<void> {
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
     [e.migrationId, e.schema, e.migrationName, e.phase, e.stepId, e.statements, e.attempt, e.outcome, e.sqlstate ?? null, e.error ?? null, e.startedAt, e.durationMs, e.client],
   );
+  emitEvent({
+    type: 'step-attempt',
+    migrationId: String(e.migrationId),
+    migration: e.migrationName,
+    schema: e.schema,
+    phase: e.phase,
+    step: e.stepId,
+    attempt: e.attempt,
+    outcome: e.outcome,
+    durationMs: e.durationMs,
+    sqlstate: e.sqlstate,
+    error: e.error,
+  });
 }

@@ -252,4 +252,53 @@ export type P = Plan;
     const tsc = await run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app });
     ok(tsc, 'tsc on a consumer of the installed package');
   });
+
+  test('tandem/client imports from the installed package with plain node, and a strict TypeScript consumer type-checks', async () => {
+    const app = path.join(tmp, 'client-app');
+    mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+    symlinkSync(pkgDir, path.join(app, 'node_modules', manifest.name), 'dir');
+    writeFileSync(path.join(app, 'package.json'), '{ "type": "module", "private": true }\n');
+    writeFileSync(
+      path.join(app, 'check.mjs'),
+      `import { versionRouter, pinnedPool, routeKey, createRoutingCore, HealthRecorder, watchRollout } from 'tandem/client';
+const sides = Array.from({ length: 1000 }, (_, i) => routeKey('k' + i, 30, 'salt'));
+console.log(JSON.stringify({
+  functions: [versionRouter, pinnedPool, routeKey, createRoutingCore, watchRollout].map((f) => typeof f),
+  recorder: typeof HealthRecorder,
+  newShare: sides.filter((s) => s === 'new').length / 1000,
+}));
+`,
+    );
+    const r = await run(process.execPath, ['check.mjs'], { cwd: app });
+    ok(r, 'node check.mjs (tandem/client)');
+    const out = JSON.parse(r.stdout) as { functions: string[]; recorder: string; newShare: number };
+    assert.deepEqual(out.functions, ['function', 'function', 'function', 'function', 'function']);
+    assert.equal(out.recorder, 'function');
+    assert.ok(Math.abs(out.newShare - 0.3) < 0.05, String(out.newShare));
+    writeFileSync(
+      path.join(app, 'check.ts'),
+      `import pg from 'pg';
+import { versionRouter, type VersionRouter, type RolloutState } from 'tandem/client';
+export async function run(pool: pg.Pool): Promise<string> {
+  const router: VersionRouter = await versionRouter({ pool, schema: 'public' });
+  const v: string = router.versionFor('user-1');
+  const n: number = await router.transaction('user-1', async (client: pg.PoolClient, version: string) => (await client.query(version === v ? 'SELECT 1' : 'SELECT 2')).rowCount ?? 0);
+  const s: RolloutState = router.state();
+  await router.close();
+  return v + n + s.percent;
+}
+`,
+    );
+    writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+        files: ['check.ts'],
+      }),
+    );
+    symlinkSync(path.join(root, 'node_modules', '@types'), path.join(app, 'node_modules', '@types'), 'dir');
+    symlinkSync(path.join(root, 'node_modules', 'pg'), path.join(app, 'node_modules', 'pg'), 'dir');
+    const tsc = await run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: app });
+    ok(tsc, 'tsc on a consumer of tandem/client');
+  });
 });

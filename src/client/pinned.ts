@@ -1,0 +1,122 @@
+/**
+ * pinnedPool: every connection of a pool on one fixed version, for instances that deploy one
+ * version (the new code only knows the new version). 'latest' / 'previous' are resolved once,
+ * when the pinned pool is made, from the rollout state.
+ *
+ * Two modes:
+ *  - 'search_path' (default): each physical connection gets `SET search_path` (and tandem.version)
+ *    once, the first time it is checked out. Give it a pool of its own: the setting stays on the
+ *    connection. NOT for PgBouncer in transaction mode, where consecutive transactions of one
+ *    client connection run on different server connections.
+ *  - 'transaction': every transaction begins with `SELECT tandem.use_version(…)` (the same round
+ *    trip as BEGIN), so nothing is left on a server connection: the mode for PgBouncer in
+ *    transaction mode. `connect()` is not offered there (a bare connection would have no version).
+ */
+import type pg from 'pg';
+import { HealthRecorder } from './health.js';
+import { NON_SQL_ERROR } from './health.js';
+import { transactionOnVersion } from './pg-transaction.js';
+import { readRolloutState, resolveVersion, type VersionSelector } from './rollout-state.js';
+import type { VersionHandle } from './router.js';
+import { pgRunner, sqlstateOf } from './sql-runner.js';
+import { beginOnVersionSql, pinSessionSql } from './version-sql.js';
+
+export type PinMode = 'search_path' | 'transaction';
+
+export interface PinnedPoolOptions {
+  pool: pg.Pool;
+  /** Target schema (default `public`), to resolve 'latest' / 'previous'. */
+  schema?: string;
+  version: VersionSelector;
+  mode?: PinMode;
+  /** Per-version health (default on, flushed every 5 s); false to turn off. */
+  health?: false | { flushIntervalMs?: number; instanceId?: string };
+  onError?: (err: unknown) => void;
+}
+
+export interface PinnedPool extends VersionHandle {
+  readonly mode: PinMode;
+  /** A client of the pool on the version ('search_path' mode only); release it as usual. */
+  connect(): Promise<pg.PoolClient>;
+  /** Flush health; the pool stays open (it is the caller's). */
+  close(): Promise<void>;
+}
+
+export async function pinnedPool(opts: PinnedPoolOptions): Promise<PinnedPool> {
+  const schema = opts.schema ?? 'public';
+  const run = pgRunner(opts.pool);
+  const state = await readRolloutState(run, schema);
+  const version = resolveVersion(state, opts.version);
+  const mode = opts.mode ?? 'search_path';
+  const health =
+    opts.health === false
+      ? undefined
+      : new HealthRecorder({
+          run,
+          schema,
+          ...(opts.onError ? { onError: opts.onError } : {}),
+          ...(opts.health?.flushIntervalMs !== undefined ? { flushIntervalMs: opts.health.flushIntervalMs } : {}),
+          ...(opts.health?.instanceId !== undefined ? { instanceId: opts.health.instanceId } : {}),
+        });
+  const record = (v: string, ms: number, sqlstate?: string) => health?.record(v, ms, sqlstate);
+  return mode === 'transaction' ? perTransaction(opts.pool, version, state.installed, record, health) : perSession(opts.pool, version, record, health);
+}
+
+type Record_ = (version: string, ms: number, sqlstate?: string) => void;
+
+function perTransaction(pool: pg.Pool, version: string, installed: boolean, record: Record_, health: HealthRecorder | undefined): PinnedPool {
+  const onVersion = <T>(fn: (client: pg.PoolClient, version: string) => Promise<T>) => transactionOnVersion({ pool, version, beginSql: beginOnVersionSql(version, installed), record }, fn);
+  return {
+    version,
+    mode: 'transaction',
+    transaction: onVersion,
+    query: (text, params) => onVersion((c) => c.query(text, params)) as never,
+    connect: () => Promise.reject(new TypeError("pinnedPool: connect() is not available in 'transaction' mode; use transaction() or query()")),
+    close: async () => health?.close(),
+  };
+}
+
+function perSession(pool: pg.Pool, version: string, record: Record_, health: HealthRecorder | undefined): PinnedPool {
+  // The physical connections already set to the version (pg.Pool hands out the same objects again).
+  const pinned = new WeakSet<pg.PoolClient>();
+  const connect = async (): Promise<pg.PoolClient> => {
+    const client = await pool.connect();
+    if (!pinned.has(client)) {
+      try {
+        await client.query(pinSessionSql(version));
+      } catch (err) {
+        client.release(err instanceof Error ? err : true);
+        throw err;
+      }
+      pinned.add(client);
+    }
+    return client;
+  };
+  const timed = async <T>(fn: (client: pg.PoolClient) => Promise<T>, inTransaction: boolean): Promise<T> => {
+    const started = performance.now();
+    let client: pg.PoolClient | undefined;
+    let broken: Error | undefined;
+    try {
+      client = await connect();
+      if (inTransaction) await client.query('BEGIN');
+      const result = await fn(client);
+      if (inTransaction) await client.query('COMMIT');
+      record(version, performance.now() - started);
+      return result;
+    } catch (err) {
+      record(version, performance.now() - started, sqlstateOf(err) ?? NON_SQL_ERROR);
+      if (inTransaction && client) await client.query('ROLLBACK').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      throw err;
+    } finally {
+      client?.release(broken);
+    }
+  };
+  return {
+    version,
+    mode: 'search_path',
+    connect,
+    transaction: (fn) => timed((c) => fn(c, version), true),
+    query: (text, params) => timed((c) => c.query(text, params), false) as never,
+    close: async () => health?.close(),
+  };
+}

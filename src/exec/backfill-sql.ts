@@ -1,0 +1,220 @@
+import { UP_ROW_ALIAS } from '../plan/compose-up.js';
+import type { BackfillStep } from '../plan/types.js';
+import { ident, literal, qualified } from '../sql/ident.js';
+
+/**
+ * The statements of the set-based backfill, as text with every value inlined as a quoted literal:
+ * each batch is sent as ONE simple-protocol round trip, `BEGIN; SET LOCAL …; <statement>; COMMIT`
+ * (the simple protocol takes no parameters). Pure: no I/O.
+ *
+ * Each statement locks its candidate rows (marker IS NOT TRUE) FOR UPDATE SKIP LOCKED and
+ * computes the new columns in that same locking query, through the step's composed `up`
+ * (src/plan/compose-up.ts): in READ COMMITTED a row updated since the statement's snapshot is
+ * locked in its newest version and the query is re-evaluated over it (EvalPlanQual), so the
+ * values come from the locked row version, never from an older snapshot of it. The UPDATE then
+ * writes them with the marker; the keys of the rows seen but locked by someone else are stored
+ * in tandem.backfill_skipped, and the checkpoint moves, all in the same statement.
+ */
+
+export type SetBasedStep = BackfillStep & { up: NonNullable<BackfillStep['up']> };
+
+export function isSetBased(step: BackfillStep): step is SetBasedStep {
+  return step.up !== undefined && step.up.targets.length > 0;
+}
+
+/** Where a batch stands: the migration, the table's checkpoint row (slice), and the key bounds. */
+export interface BatchArgs {
+  migrationId: string;
+  slice: number;
+  limit: number;
+  /** Exclusive lower bound (the checkpoint's last key or the slice's range_start); undefined: from the start. */
+  after?: string[] | null | undefined;
+  /** Inclusive upper bound (the slice's range_end); undefined: to the end. */
+  upTo?: string[] | null | undefined;
+}
+
+/** Counts of one statement: how many candidates it saw, updated, stored as skipped; the last key it reached. */
+export interface BatchResult {
+  seen: number;
+  updated: number;
+  skipped: number;
+  last_key: string[] | null;
+}
+
+export interface KeyedSql {
+  batch(a: BatchArgs): string;
+  sweep(a: BatchArgs): string;
+  /** `after`: the last stored key of the previous chunk (text[]), or none. */
+  revisit(a: { migrationId: string; limit: number; after: string[] | null }): string;
+}
+
+const lit = (v: string | number) => literal(String(v));
+
+export function keyedSql(step: SetBasedStep): KeyedSql {
+  const table = qualified(step.schema, step.table);
+  const keys = step.keyColumns.map(ident);
+  const keyList = keys.join(', ');
+  const of = (alias: string) => keys.map((k) => `${alias}.${k}`).join(', ');
+  const tuple = (alias: string) => (keys.length === 1 ? of(alias) : `ROW(${of(alias)})`);
+  const same = (a: string, b: string) => keys.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
+  const asText = (alias: string) => `array[${keys.map((k) => `${alias}.${k}::text`).join(', ')}]`;
+  const keyValue = (key: string[]) => {
+    const parts = step.keyTypes.map((t, i) => `${lit(key[i]!)}::${t}`);
+    return parts.length === 1 ? parts[0]! : `ROW(${parts.join(', ')})`;
+  };
+  const bounds = (alias: string, a: BatchArgs) =>
+    [a.after ? `${tuple(alias)} > ${keyValue(a.after)}` : undefined, a.upTo ? `${tuple(alias)} <= ${keyValue(a.upTo)}` : undefined].filter(Boolean) as string[];
+  const where = (conds: string[]) => (conds.length ? `WHERE ${conds.join(' AND ')}` : '');
+  const marker = ident(step.markerColumn);
+  const targets = step.up.targets.map(ident);
+  const tableName = lit(step.table);
+  const orderDesc = (alias: string) => keys.map((k) => `${alias}.${k} DESC`).join(', ');
+
+  /** The locking CTE: the candidates' rows not yet in sync, locked unless held by others, with their new values. */
+  const locked = (conds: string[], limit: number) => `
+    locked AS (
+      SELECT ${of(UP_ROW_ALIAS)}, ${UP_ROW_ALIAS}.ctid AS __tandem_ctid, ${targets.map((t) => `__tandem_up.${t}`).join(', ')}
+        FROM ${table} AS ${UP_ROW_ALIAS} CROSS JOIN ${step.up.lateral}
+       WHERE ${[...conds, `${UP_ROW_ALIAS}.${marker} IS NOT TRUE`].join(' AND ')}
+       ORDER BY ${of(UP_ROW_ALIAS)} LIMIT ${Math.trunc(limit)}
+       FOR UPDATE OF ${UP_ROW_ALIAS} SKIP LOCKED
+    ), upd AS (
+      ${writeLocked()}
+    )`;
+  // Joined back by the locked version's ctid (a TID scan, no second index descent). The UPDATE
+  // sees the statement's snapshot: a row version newer than it (written since by a writer that
+  // left it out of sync, which the trigger never does: it sets the marker, and such a row is not
+  // locked here at all) is not visible there and is not written; the final sweep finds it by
+  // its marker. The key is compared too, so a ctid can never pick another row.
+  const writeLocked = () => `UPDATE ${table} t SET ${targets.map((t) => `${t} = l.${t}`).join(', ')}, ${marker} = true
+        FROM locked l WHERE t.ctid = l.__tandem_ctid AND ${same('t', 'l')}
+      RETURNING 1`;
+  // Keys seen not in sync (by the statement's snapshot) that the locking query did not return:
+  // held by another transaction, or written since (then in sync already; the revisit drops them).
+  const storeSkipped = (migrationId: string, from: string) => `
+    stored AS (
+      INSERT INTO tandem.backfill_skipped (migration_id, table_name, key)
+      SELECT ${lit(migrationId)}::bigint, ${tableName}, ${asText('s')} FROM ${from} s
+       WHERE s.__tandem_synced IS NOT TRUE AND (${of('s')}) NOT IN (SELECT ${keyList} FROM locked)
+      ON CONFLICT DO NOTHING RETURNING 1
+    )`;
+  const checkpoint = (a: BatchArgs, from: string, withKey: boolean, finished: string) => `
+    cp AS (
+      UPDATE tandem.backfill_checkpoints
+         SET ${withKey ? `last_key = coalesce((SELECT ${asText('e')} FROM edge e), last_key), batches = batches + 1, done = ${finished}, ` : ''}rows_done = rows_done + (SELECT count(*) FROM upd), updated_at = now()
+       WHERE migration_id = ${lit(a.migrationId)}::bigint AND table_name = ${tableName} AND slice = ${Math.trunc(a.slice)}${from}
+      RETURNING 1
+    )`;
+  const counts = (seenFrom: string) =>
+    `SELECT (SELECT count(*) FROM ${seenFrom})::int AS seen, (SELECT count(*) FROM upd)::int AS updated,
+            (SELECT count(*) FROM stored)::int AS skipped, (SELECT ${asText('e')} FROM edge e) AS last_key,
+            (SELECT count(*) FROM cp)::int AS checkpointed`;
+
+  // batch: the next keys of the slice by the keyset (with their marker as the snapshot sees it);
+  // edge: the last of them, the new checkpoint; locked/upd: the rows among them not in sync.
+  // The slice is done when the batch came back short: later inserts are synced by the trigger.
+  const batch = (a: BatchArgs) => `
+    WITH batch AS (
+      SELECT ${keyList}, ${marker} AS __tandem_synced FROM ${table} b ${where(bounds('b', a))}
+       ORDER BY ${keyList} LIMIT ${Math.trunc(a.limit)}
+    ), edge AS (
+      SELECT ${keyList} FROM batch b ORDER BY ${orderDesc('b')} LIMIT 1
+    ), ${locked([...bounds(UP_ROW_ALIAS, { ...a, upTo: undefined }), `${tuple(UP_ROW_ALIAS)} <= (SELECT ${keyList} FROM edge)`], a.limit)},
+    ${storeSkipped(a.migrationId, 'batch')},
+    ${checkpoint(a, '', true, `(SELECT count(*) FROM batch) < ${Math.trunc(a.limit)}`)}
+    ${counts('batch')}`;
+
+  // The sweep walks the key (index order) looking only at rows not in sync; when every row is,
+  // one statement reaches the end of the table without writing anything.
+  const sweep = (a: BatchArgs) => `
+    WITH unsynced AS (
+      SELECT ${keyList}, false AS __tandem_synced FROM ${table} u ${where([...bounds('u', a), `u.${marker} IS NOT TRUE`])}
+       ORDER BY ${keyList} LIMIT ${Math.trunc(a.limit)}
+    ), edge AS (
+      SELECT ${keyList} FROM unsynced u ORDER BY ${orderDesc('u')} LIMIT 1
+    ), ${locked([`(${of(UP_ROW_ALIAS)}) IN (SELECT ${keyList} FROM unsynced)`], a.limit)},
+    ${storeSkipped(a.migrationId, 'unsynced')},
+    ${checkpoint(a, '', false, 'done')}
+    ${counts('unsynced')}`;
+
+  // The stored keys, in chunks; a key leaves the list once its row is in sync or gone.
+  const revisit = (a: { migrationId: string; limit: number; after: string[] | null }) => `
+    WITH keys AS (
+      SELECT ${step.keyTypes.map((t, i) => `(sk.key[${i + 1}])::${t} AS ${keys[i]}`).join(', ')}, sk.key AS __tandem_key FROM tandem.backfill_skipped sk
+       WHERE sk.migration_id = ${lit(a.migrationId)}::bigint AND sk.table_name = ${tableName}${a.after ? ` AND sk.key > ${literal(`{${a.after.map(arrayElement).join(',')}}`)}::text[]` : ''}
+       ORDER BY sk.key LIMIT ${Math.trunc(a.limit)}
+    ), ${locked([`(${of(UP_ROW_ALIAS)}) IN (SELECT ${keyList} FROM keys)`], a.limit)}, still AS (
+      SELECT k.__tandem_key FROM keys k JOIN ${table} t ON ${same('t', 'k')}
+       WHERE t.${marker} IS NOT TRUE AND (${of('k')}) NOT IN (SELECT ${keyList} FROM locked)
+    ), resolved AS (
+      DELETE FROM tandem.backfill_skipped s
+       WHERE s.migration_id = ${lit(a.migrationId)}::bigint AND s.table_name = ${tableName}
+         AND s.key IN (SELECT __tandem_key FROM keys) AND s.key NOT IN (SELECT __tandem_key FROM still)
+      RETURNING 1
+    ), cp AS (
+      UPDATE tandem.backfill_checkpoints SET rows_done = rows_done + (SELECT count(*) FROM upd), updated_at = now()
+       WHERE migration_id = ${lit(a.migrationId)}::bigint AND table_name = ${tableName} AND slice = 0 AND EXISTS (SELECT 1 FROM upd)
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM keys)::int AS pending, (SELECT count(*) FROM upd)::int AS updated,
+           (SELECT count(*) FROM still)::int AS still, (SELECT max(__tandem_key) FROM keys) AS last_key,
+           (SELECT count(*) FROM cp)::int AS checkpointed`;
+
+  return { batch, sweep, revisit };
+}
+
+/** An element of a text[] literal, quoted. */
+function arrayElement(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * A batch of the key-less path: the rows of a range of heap pages (a TID range scan, PostgreSQL
+ * 14+), locked, given their new values, and the checkpoint set to the next page. Joined back by
+ * ctid (a TID scan): a row moved since the snapshot (by a write that left it out of sync, which
+ * the trigger never does) is left for the final sweep, which finds it by its marker.
+ */
+export function ctidBatchSql(step: SetBasedStep, a: { migrationId: string; fromPage: number | null; toPage: number | null; nextPage: number }): string {
+  const table = qualified(step.schema, step.table);
+  const marker = ident(step.markerColumn);
+  const targets = step.up.targets.map(ident);
+  const range = (alias: string) =>
+    [
+      a.fromPage !== null ? `${alias}.ctid >= '(${Math.trunc(a.fromPage)},0)'::tid` : undefined,
+      a.toPage !== null ? `${alias}.ctid < '(${Math.trunc(a.toPage)},0)'::tid` : undefined,
+    ].filter(Boolean) as string[];
+  return `
+    WITH locked AS (
+      SELECT ${UP_ROW_ALIAS}.ctid AS __tandem_ctid, ${targets.map((t) => `__tandem_up.${t}`).join(', ')}
+        FROM ${table} AS ${UP_ROW_ALIAS} CROSS JOIN ${step.up.lateral}
+       WHERE ${[...range(UP_ROW_ALIAS), `${UP_ROW_ALIAS}.${marker} IS NOT TRUE`].join(' AND ')}
+       FOR UPDATE OF ${UP_ROW_ALIAS} SKIP LOCKED
+    ), upd AS (
+      UPDATE ${table} t SET ${targets.map((t) => `${t} = l.${t}`).join(', ')}, ${marker} = true
+        FROM locked l WHERE t.ctid = ANY (ARRAY(SELECT __tandem_ctid FROM locked)) AND t.ctid = l.__tandem_ctid
+      RETURNING 1
+    ), cp AS (
+      UPDATE tandem.backfill_checkpoints
+         SET last_key = ${a.fromPage !== null ? `array[${lit(a.nextPage)}]` : 'last_key'}, rows_done = rows_done + (SELECT count(*) FROM upd),
+             batches = batches + 1, updated_at = now()
+       WHERE migration_id = ${lit(a.migrationId)}::bigint AND table_name = ${lit(step.table)} AND slice = 0
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM locked)::int AS seen, (SELECT count(*) FROM upd)::int AS updated, 0 AS skipped, NULL::text[] AS last_key,
+           (SELECT count(*) FROM cp)::int AS checkpointed`;
+}
+
+/** The batch transaction as one query string: the trigger steps aside (its WHEN clause) for this transaction's writes. */
+export function batchTransaction(statement: string, lockTimeoutMs: number, directWriter: string): string {
+  return [
+    'BEGIN',
+    `SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`,
+    `SET LOCAL tandem.version = ${literal(directWriter)}`,
+    // The batch and its checkpoint commit together, so a batch lost to a server crash is lost
+    // with its checkpoint and redone; the step's own record (a synchronous commit) flushes
+    // every batch before it. No need to wait for the disk on each batch.
+    'SET LOCAL synchronous_commit = off',
+    statement.trim(),
+    'COMMIT',
+  ].join(';\n');
+}

@@ -1,0 +1,116 @@
+import type pg from 'pg';
+import { LockTimeoutError, ExecutionError, TandemError } from '../errors.js';
+import { complete, type EngineOptions, start } from '../engine/lifecycle.js';
+import { withRunnerLock } from '../exec/runner-lock.js';
+import type { DirectoryMigration } from './directory.js';
+import { readHistory } from './history-store.js';
+import { latestVersion, type LatestVersion } from './latest.js';
+import { type MigrateAction, type MigrateOptions, planMigrate } from './reconcile.js';
+
+export interface MigrateResult {
+  schema: string;
+  /** Migration files in the directory. */
+  files: number;
+  /** Migrations started in this run (a resumed start included), in order. */
+  applied: string[];
+  /** Migrations completed in this run, in order. */
+  completed: string[];
+  /** The migration left active for the new app, if any. */
+  leftActive: string | null;
+  /** Pending files left alone (after --until). */
+  pending: string[];
+  /** Files applied although they sort before the last applied one (--allow-out-of-order). */
+  outOfOrder: string[];
+  /** Applied migrations that no file of the directory gives (`tandem pull` writes them). */
+  notInDirectory: string[];
+  /** What the new app uses: the latest version schema after this run. */
+  latest: LatestVersion;
+  actions: { kind: MigrateAction['kind']; file: string; migration: string; resumed: boolean; versionSchema?: string }[];
+  warnings: string[];
+  durationMs: number;
+}
+
+/** A step of `migrate` that failed: which file, which verb, which step; the cause's exit code and code. */
+export class MigrateStepError extends TandemError {
+  readonly exitCode: 1 | 2;
+  readonly code: string;
+  readonly file: string;
+  readonly migration: string;
+  readonly phase: 'start' | 'complete';
+  readonly step: string | undefined;
+  constructor(action: MigrateAction, cause: unknown, readonly appliedBefore: string[], changed: boolean) {
+    const step = stepOf(cause);
+    const causeMessage = cause instanceof Error ? cause.message : String(cause);
+    const exitCode = cause instanceof TandemError && !changed ? cause.exitCode : 1;
+    super(
+      `migrate stopped at ${action.file.fileName} (migration ${action.file.name}), ${action.kind}${step ? `, step "${step}"` : ''}:\n  ${causeMessage.replace(/\n/g, '\n  ')}` +
+        (changed ? `\n  this run had already made changes${appliedBefore.length ? ` (started ${appliedBefore.length}, the last ${appliedBefore.at(-1)})` : ''}; ` : '\n  ') +
+        'run `tandem migrate` again to resume from here once the cause is fixed (or `tandem rollback` to undo the migration in progress).',
+      { cause },
+    );
+    this.exitCode = exitCode;
+    this.code = cause instanceof TandemError ? cause.code : 'execution-failed';
+    this.file = action.file.file;
+    this.migration = action.file.name;
+    this.phase = action.kind;
+    this.step = step;
+  }
+}
+
+function stepOf(err: unknown): string | undefined {
+  if (err instanceof ExecutionError) return err.details.step;
+  if (err instanceof LockTimeoutError) return err.step;
+  return undefined;
+}
+
+/**
+ * `tandem migrate <dir>`: the directory's pending migrations, in file-name order, under the runner
+ * lock for the whole run, so that two pipelines migrating one schema never interleave (the
+ * second waits with --wait, else fails fast with runner-busy). start and complete take the same
+ * advisory lock again inside: PostgreSQL's advisory locks are re-entrant within a session.
+ * The history is read after the lock is held, so it cannot change under the run.
+ */
+export async function migrateDirectory(client: pg.Client, files: DirectoryMigration[], opts: EngineOptions & MigrateOptions = {}): Promise<MigrateResult> {
+  const t0 = performance.now();
+  const schema = opts.schema ?? 'public';
+  return withRunnerLock(client, schema, opts.wait ?? false, async () => {
+    const plan = planMigrate(files, await readHistory(client, schema), schema, opts);
+    const result: MigrateResult = {
+      schema,
+      files: files.length,
+      applied: [],
+      completed: [],
+      leftActive: plan.leftActive,
+      pending: plan.leftPending.map((f) => f.name),
+      outOfOrder: plan.outOfOrder.map((f) => f.name),
+      notInDirectory: plan.notInDirectory.map((e) => e.name),
+      latest: { versionSchema: schema, migration: null, phase: null },
+      actions: [],
+      warnings: [],
+      durationMs: 0,
+    };
+    for (const action of plan.actions) await runAction(client, action, opts, result);
+    result.latest = await latestVersion(client, schema);
+    result.durationMs = Math.round(performance.now() - t0);
+    return result;
+  });
+}
+
+async function runAction(client: pg.Client, action: MigrateAction, opts: EngineOptions, result: MigrateResult): Promise<void> {
+  const { file } = action;
+  opts.reporter?.info(`${action.resume ? 'resuming ' : ''}${action.kind} ${file.fileName}`);
+  try {
+    if (action.kind === 'start') {
+      const r = await start(client, file.migration, { ...opts, source: { fileName: file.fileName, fileChecksum: file.checksum } });
+      result.applied.push(file.name);
+      result.warnings.push(...r.warnings);
+      result.actions.push({ kind: 'start', file: file.fileName, migration: file.name, resumed: r.resumed || action.resume, versionSchema: r.versionSchema });
+    } else {
+      const r = await complete(client, opts);
+      result.completed.push(r.migration);
+      result.actions.push({ kind: 'complete', file: file.fileName, migration: r.migration, resumed: action.resume, versionSchema: r.versionSchema });
+    }
+  } catch (err) {
+    throw new MigrateStepError(action, err, result.applied, result.actions.length > 0);
+  }
+}

@@ -1,0 +1,38 @@
+/** Shared pieces of the backfill-control tests: a long-running `tandem` child process, and waiting for a condition. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { projectRoot } from '../helpers/cli.js';
+
+export interface RunningCli {
+  child: ChildProcess;
+  /** Everything on stderr so far. */
+  stderr(): string;
+  stdout(): string;
+  /** The exit code, once it exits. */
+  exited: Promise<number>;
+}
+
+/** Start the real `tandem` binary as a child process, without waiting for it. */
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): RunningCli {
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin', 'tandem.js'), ...args], {
+    env: { ...process.env, TANDEM_DATABASE_URL: undefined, DATABASE_URL: undefined, CI: '1', ...env } as NodeJS.ProcessEnv,
+    cwd: projectRoot,
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 137 : 1))));
+  return { child, stderr: () => err, stdout: () => out, exited };
+}
+
+/** Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

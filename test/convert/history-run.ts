@@ -1,0 +1,64 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeHistory } from '../fixtures/sql-history/generate.js';
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { applySqlHistory, schemaSnapshot, type SchemaSnapshot } from './schema-snapshot.js';
+
+/**
+ * One run of the adoption-by-conversion check: a generated history of SQL migrations applied
+ * directly to one database; converted with `tandem convert <dir> -o <dir>` and applied with
+ * `tandem migrate <dir> --complete` to another; the two schemas (and the rows) compared.
+ */
+export interface HistoryRun {
+  files: number;
+  migrations: number;
+  direct: SchemaSnapshot;
+  converted: SchemaSnapshot;
+  convertJson: { files: { file: string; source: string }[]; todos: unknown[]; warnings: unknown[] };
+  outDir: string;
+  timings: { generateMs: number; directMs: number; convertMs: number; migrateMs: number };
+}
+
+export async function runHistory(opts: { files: number; seed: number }): Promise<HistoryRun> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tandem-history-'));
+  const sqlDir = path.join(root, 'sql');
+  const outDir = path.join(root, 'tandem');
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const ms = Math.round(now - t);
+    t = now;
+    return ms;
+  };
+  await writeHistory(sqlDir, opts);
+  const generateMs = lap();
+  const dbs: TestDatabase[] = [];
+  try {
+    const direct = await createTestDatabase();
+    dbs.push(direct);
+    const viaTandem = await createTestDatabase();
+    dbs.push(viaTandem);
+    await applySqlHistory(await direct.connect(), sqlDir);
+    const directMs = lap();
+    const conv = await runCli(['--json', 'convert', sqlDir, '-o', outDir]);
+    if (conv.code !== 0) throw new Error(`convert exited ${conv.code}: ${conv.stdout}${conv.stderr}`);
+    const convertJson = JSON.parse(conv.stdout) as HistoryRun['convertJson'];
+    const convertMs = lap();
+    const mig = await runCli(['--database-url', viaTandem.url, 'migrate', outDir, '--complete']);
+    if (mig.code !== 0) throw new Error(`migrate exited ${mig.code}: ${mig.stderr.slice(-4000)}`);
+    const migrateMs = lap();
+    return {
+      files: opts.files,
+      migrations: convertJson.files.length,
+      direct: await schemaSnapshot(await direct.connect()),
+      converted: await schemaSnapshot(await viaTandem.connect()),
+      convertJson,
+      outDir,
+      timings: { generateMs, directMs, convertMs, migrateMs },
+    };
+  } finally {
+    for (const db of dbs) await db.drop().catch(() => undefined);
+  }
+}
