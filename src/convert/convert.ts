@@ -97,6 +97,8 @@ export interface ColumnModel {
   generated?: boolean;
   /** A foreign key of another table references it: Tandem cannot shadow it. */
   referenced?: boolean;
+  /** Views of the application that use it: Tandem cannot shadow it (complete could not drop it). */
+  views?: string[];
 }
 
 export interface TableModel {
@@ -322,6 +324,7 @@ class Converter {
         this.pendingPk = undefined;
         this.raw(stmt, stmt.start, stmt.text, err.message, tablesWithTypeChanges([stmt], this.schema));
       }
+      this.trackViews(stmt);
     }
     if (this.ops.length === 0) {
       throw new InvalidInputError('nothing to convert: the file has no schema change (only transaction control or session settings)', { file: this.parsed.source.file });
@@ -333,6 +336,48 @@ class Converter {
     }
     const parts = splitOperations(this.ops).map((g) => ({ first: g[0]!, operations: g.map((i) => this.ops[i]!) }));
     return { migration, parts, tables: cloneTables(this.tables), warnings: this.warnings, todos: this.todos, dropped: this.dropped };
+  }
+
+  /**
+   * Views are raw SQL, but the columns they use cannot go through a shadow column any more (complete
+   * could not drop the old one): CREATE [OR REPLACE] VIEW marks them, DROP VIEW clears its marks.
+   */
+  trackViews(stmt: SqlStatement): void {
+    const node = stmt.node as Record<string, unknown>;
+    const untrack = (name: string) => {
+      for (const t of this.tables.values()) for (const c of t.columns.values()) if (c.views?.includes(name)) c.views = c.views.filter((v) => v !== name);
+    };
+    const drop = node['DropStmt'] as DropStmt | undefined;
+    if (drop && (drop.removeType === 'OBJECT_VIEW' || drop.removeType === 'OBJECT_MATVIEW')) {
+      for (const o of drop.objects ?? []) untrack(strings(unwrap<{ items?: Node[] }>(o, 'List')?.items).at(-1) ?? '');
+      return;
+    }
+    const view = node['ViewStmt'] as { view?: RangeVar; query?: Node } | undefined;
+    const matview = (node['CreateTableAsStmt'] as { into?: { rel?: RangeVar }; query?: Node } | undefined) ?? undefined;
+    const name = view?.view?.relname ?? matview?.into?.rel?.relname;
+    const query = view?.query ?? matview?.query;
+    if (name === undefined || query === undefined) return;
+    untrack(name);
+    const tables: string[] = [];
+    let star = false;
+    const names = new Set<string>();
+    const walk = (n: unknown): void => {
+      if (Array.isArray(n)) for (const x of n) walk(x);
+      else if (n && typeof n === 'object') {
+        for (const [k, v] of Object.entries(n)) {
+          if (k === 'RangeVar') {
+            const t = this.relName(v as RangeVar);
+            if (t !== undefined) tables.push(t);
+          } else if (k === 'A_Star') star = true;
+          else if (k === 'ColumnRef') for (const f of strings((v as { fields?: Node[] }).fields)) names.add(f);
+          walk(v);
+        }
+      }
+    };
+    walk(query);
+    for (const t of tables) {
+      for (const [col, m] of this.tables.get(t)?.columns ?? []) if (star || names.has(col)) m.views = [...(m.views ?? []), name];
+    }
   }
 
   statement(stmt: SqlStatement): void {
@@ -800,8 +845,7 @@ class Converter {
         return;
       }
       case 'AT_AlterColumnType': {
-        const unshadowable = colModel && unshadowableReason(colModel, model!.primaryKey.includes(col));
-        if (unshadowable) throw new Unsupported(`${table}.${col} ${unshadowable}: alter_column cannot change its type through a shadow column`);
+        this.requireShadowable(table, col, model);
         const def = unwrap<ColumnDef>(cmd.def, 'ColumnDef')!;
         const typeStart = view.at(def.typeName?.location ?? 0);
         const [x, y] = view.extent(typeStart, { stop: TYPE_STOP, end });
@@ -815,6 +859,9 @@ class Converter {
           up = view.text(u + 1, b);
         }
         const body: Body<'alter_column'> = { table, column: col, type, up, down: colModel ? `CAST(${name} AS ${colModel.type})` : TODO.oldTypeDown(name) };
+        // The same default, restated: PostgreSQL's ALTER TYPE converts it to the new type, and so it
+        // reads back as it would have been written for that type (not as a cast of the old one).
+        if (colModel?.default !== undefined && colModel.default !== null) body.default = colModel.default;
         const i = this.push('alter_column', body);
         if (!colModel) {
           this.todo(
@@ -829,6 +876,7 @@ class Converter {
         return;
       }
       case 'AT_SetNotNull': {
+        this.requireShadowable(table, col, model);
         if (colModel?.notNull) {
           this.dropped.push({ ...this.ref(stmt, at), text: view.text(a, b), reason: `${table}.${col} is NOT NULL already (PostgreSQL does nothing)` });
           return;
@@ -841,6 +889,7 @@ class Converter {
         return;
       }
       case 'AT_DropNotNull': {
+        this.requireShadowable(table, col, model);
         if (colModel && !colModel.notNull) {
           this.dropped.push({ ...this.ref(stmt, at), text: view.text(a, b), reason: `${table}.${col} is nullable already (PostgreSQL does nothing)` });
           return;
@@ -855,6 +904,7 @@ class Converter {
         return;
       }
       case 'AT_ColumnDefault': {
+        this.requireShadowable(table, col, model);
         let value: string | null = null;
         if (cmd.def) {
           const kw = view.findTop(a, (t) => t.keyword === 'DEFAULT', end);
@@ -911,11 +961,7 @@ class Converter {
       this.todo(stmt, at, i, 'down', `the columns of ${table}.${name} are not known here: write \`down\`, the value the old version's column gets (it keeps the constraint), or use drop_multicolumn_constraint`);
       return i;
     }
-    for (const c of cols) {
-      const m = model!.columns.get(c);
-      const why = m && unshadowableReason(m, model!.primaryKey.includes(c));
-      if (why) throw new Unsupported(`${table}.${c} ${why}: drop_constraint cannot shadow it`);
-    }
+    for (const c of cols) this.requireShadowable(table, c, model);
     const note = `down copies the values unchanged: a row the new version writes that breaks ${name} fails in the old version's columns (edit \`down\` if it can)`;
     if (cols.length === 1) {
       const i = this.push('drop_constraint', { table, name, down: sqlName(cols[0]!) });
@@ -927,7 +973,15 @@ class Converter {
     return i;
   }
 
+  /** alter_column, create_constraint and drop_constraint work on a shadow copy of the column: some columns cannot have one. */
+  requireShadowable(table: string, col: string, model: TableModel | undefined): void {
+    const m = model?.columns.get(col);
+    const why = m && unshadowableReason(m, model!.primaryKey.includes(col));
+    if (why) throw new Unsupported(`${table}.${col} ${why}: Tandem changes a column through a shadow copy of it, which this column cannot have`);
+  }
+
   createConstraint(stmt: SqlStatement, at: number, table: string, def: TableConstraintDef): void {
+    for (const c of def.columns ?? []) this.requireShadowable(table, c, this.tables.get(table));
     if (def.type === 'exclude') throw new Unsupported('EXCLUDE constraints have no create_constraint equivalent');
     if (def.deferrable || def.initially_deferred) throw new Unsupported('DEFERRABLE constraints have no create_constraint equivalent');
     if (def.nulls_not_distinct) throw new Unsupported('UNIQUE NULLS NOT DISTINCT has no create_constraint equivalent');
@@ -1105,6 +1159,7 @@ function unshadowableReason(c: ColumnModel, inPrimaryKey: boolean): string | und
   if (inPrimaryKey) return 'is in the primary key';
   if (c.generated) return 'is an identity, serial or generated column';
   if (c.referenced) return 'is referenced by a foreign key';
+  if (c.views?.length) return `is used by view ${c.views.join(', ')}`;
   return undefined;
 }
 

@@ -35,6 +35,8 @@ export async function joinBackfill(
     });
   }
   if (row.phase !== 'starting') return { migration: row.name, tables: [], note: `migration ${row.name} is ${row.phase.replace('_', ' ')}: its backfill is over` };
+  // Named so that pg_stat_activity tells this process's workers apart (the others get the same name).
+  await client.query(`SELECT set_config('application_name', $1, false)`, [`tandem-backfill pid ${process.pid}`]);
   const ctx: RunContext = { client, migrationId: row.id, schema: args.schema, migrationName: row.name, options: args.options, reporter: args.reporter };
   const tables: string[] = [];
   for (const [index, step] of row.plan.start.entries()) {

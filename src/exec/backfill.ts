@@ -78,7 +78,7 @@ export async function runSlices(ctx: RunContext, step: SetBasedStep, workers: nu
   const vacuum = await VacuumBehind.open(ctx, step);
   const extra: pg.Client[] = [];
   try {
-    for (let i = 1; i < workers; i++) extra.push(await openSibling(ctx.client, 'tandem-backfill'));
+    for (let i = 1; i < workers; i++) extra.push(await openSibling(ctx.client, `tandem-backfill pid ${process.pid}`));
     const clients = [ctx.client, ...extra];
     // A worker that fails stops the others at their next batch: the error is the run's.
     const stop = { failed: false };

@@ -133,13 +133,17 @@ export async function backfillProgress(client: pg.Client, migrationId: string, p
     if (step.kind !== 'backfill' || step.verifyOnly || tables.some((t) => t.table === step.table)) continue;
     const cp = cps.rows.find((c) => c.table_name === step.table);
     const slices = pacing.rows.filter((p) => p.table_name === step.table).map(sliceOf);
+    // Both counts are estimates kept by the server, no scan: reltuples (last VACUUM/ANALYZE) and the
+    // statistics' live tuples (inserts minus deletes since); a VACUUM during the backfill may
+    // lower either, hence the largest of them, the plan's estimate and the rows already done.
     const estimate = await client.query<{ n: number | null }>(
-      `SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 END AS n FROM pg_class c WHERE c.oid = to_regclass($1)`,
+      `SELECT greatest(CASE WHEN c.reltuples >= 0 THEN c.reltuples::float8 END, s.n_live_tup::float8) AS n
+         FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass($1)`,
       [qualified(step.schema, step.table)],
     );
     const rowsDone = Number(cp?.rows_done ?? 0);
     const done = cp?.done ?? false;
-    const estimatedTotal = Math.max(rowsDone, Math.round(estimate.rows[0]?.n ?? step.estimatedRows));
+    const estimatedTotal = Math.round(Math.max(rowsDone, step.estimatedRows, estimate.rows[0]?.n ?? 0));
     const rowsPerSecond = slices.filter((s) => !s.finished && !s.paused && s.ageSeconds < RATE_FRESH_SECONDS).reduce((n, s) => n + s.rowsPerSecond, 0);
     tables.push({
       table: step.table,

@@ -82,20 +82,34 @@ export function pressureReason(obs: Observations): string | null {
   return null;
 }
 
-/** The last batch's time per row over the median of the recent ones; undefined with too few samples. */
+/**
+ * How much slower the last batch was than the recent ones; undefined with too few samples. Per
+ * row when it was at least as large as their median (a batch's fixed cost weighs less, not more);
+ * in total time when it was smaller (a smaller batch that takes longer is slower in any case; per
+ * row it would look slower only because the fixed cost is spread over fewer rows, e.g. after a
+ * back-off halved the size).
+ */
 export function latencyRatio(obs: Observations): number | undefined {
   if (!obs.last || obs.last.rows === 0 || obs.recent.length < MIN_SAMPLES_FOR_LATENCY) return undefined;
-  const median = medianMsPerRow(obs.recent);
-  if (median === undefined || median <= 0) return undefined;
-  return obs.last.durationMs / obs.last.rows / median;
+  const medianRows = median(obs.recent.map((s) => s.rows));
+  if (obs.last.rows < medianRows) {
+    const medianMs = median(obs.recent.map((s) => s.durationMs));
+    return medianMs > 0 ? obs.last.durationMs / medianMs : undefined;
+  }
+  const perRow = medianMsPerRow(obs.recent);
+  if (perRow === undefined || perRow <= 0) return undefined;
+  return obs.last.durationMs / obs.last.rows / perRow;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export function medianMsPerRow(samples: readonly BatchSample[]): number | undefined {
   const perRow = samples.filter((s) => s.rows > 0).map((s) => s.durationMs / s.rows);
-  if (perRow.length === 0) return undefined;
-  perRow.sort((a, b) => a - b);
-  const mid = Math.floor(perRow.length / 2);
-  return perRow.length % 2 ? perRow[mid]! : (perRow[mid - 1]! + perRow[mid]!) / 2;
+  return perRow.length === 0 ? undefined : median(perRow);
 }
 
 /** The pacing of the next batch. */

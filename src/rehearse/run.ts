@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { connect, databaseUrlFor, redactUrl } from '../db/connection.js';
+import { InvalidInputError } from '../errors.js';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../db/embedded.js';
-import { complete, type EngineOptions, rollback, start } from '../engine/lifecycle.js';
+import { complete, type EngineOptions, plan, rollback, start } from '../engine/lifecycle.js';
 import { estimatePlan } from '../estimate/estimator.js';
 import { type EstimateFacts, gatherEstimateFacts } from '../estimate/facts.js';
 import type { Reporter } from '../exec/options.js';
@@ -93,6 +94,10 @@ const round = (n: number) => Math.round(n * 100) / 100;
 
 export async function rehearse(opts: RehearseOptions): Promise<RehearseReport> {
   const { source, facts, liveServer } = await readLive(opts);
+  // The first file is checked against the live schema before anything is copied (planning only
+  // reads; its trials are rolled back). Later files of a directory may need what earlier ones
+  // create: they are checked on the copy, when their turn comes.
+  await withScratch(opts.liveUrl, (live) => plan(live, opts.migrations[0]!.migration, opts.engine));
   let server: EmbeddedServer | undefined;
   let adminUrl = opts.scratchUrl;
   if (!adminUrl) {
@@ -203,6 +208,8 @@ async function runOn(url: string, name: RunReport['name'], opts: RehearseOptions
       }
     }
   } catch (err) {
+    // A file that does not fit the schema is invalid input (exit 2), not a failed rehearsal.
+    if (err instanceof InvalidInputError) throw err;
     error = (err as Error).message;
     opts.log(`rehearse (${name}): failed: ${error}`);
   } finally {

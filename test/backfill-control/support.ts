@@ -1,7 +1,10 @@
 /** Shared pieces of the backfill-control tests: a long-running `tandem` child process, and waiting for a condition. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { projectRoot } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 export interface RunningCli {
   child: ChildProcess;
@@ -35,4 +38,30 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** up = lower(email), down = upper(email): the new version's writes are not all `up` of the old columns. */
+export const LOWER_EMAIL = `name: lower_email
+operations:
+  - alter_column:
+      table: users
+      column: email
+      type: text
+      up: lower(email)
+      down: upper(email)
+`;
+
+/** The migration file in a new temporary directory. */
+export async function migrationFile(text = LOWER_EMAIL): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bfc-'));
+  const file = path.join(dir, 'lower_email.yaml');
+  await writeFile(file, text);
+  return { dir, file };
+}
+
+/** A database with users(id, email) holding `rows` rows with mixed-case emails. */
+export async function seeded(rows: number): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  await db.query(`CREATE TABLE users (id int PRIMARY KEY, email varchar(100)); INSERT INTO users SELECT g, 'User' || g || '@X.io' FROM generate_series(1, ${rows}) g`);
+  return db;
 }

@@ -89,7 +89,7 @@ test('examples/: every backfill, set-based and through the trigger, gives the sa
   }
 });
 
-test('chains on one table: rename then alter, two alters on one column, type + NOT NULL + default, a key-less table', async () => {
+test('chains on one table: rename then alter, two alters on one column, type + NOT NULL + default; composite and quoted text keys; a key-less table', async () => {
   const db = await createTestDatabase();
   try {
     const client = await db.connect('tandem-engine');
@@ -98,7 +98,11 @@ test('chains on one table: rename then alter, two alters on one column, type + N
       INSERT INTO items SELECT g, CASE WHEN g % 4 = 0 THEN NULL ELSE 'Item ' || g END, CASE WHEN g % 5 = 0 THEN NULL ELSE (g % 17)::text END,
                                g * 0.333, 'c' || g, NULL FROM generate_series(1, 250) g;
       CREATE TABLE events (n text, tag text);
-      INSERT INTO events SELECT (g % 11)::text, CASE WHEN g % 3 = 0 THEN NULL ELSE 't' || g END FROM generate_series(1, 120) g;`);
+      INSERT INTO events SELECT (g % 11)::text, CASE WHEN g % 3 = 0 THEN NULL ELSE 't' || g END FROM generate_series(1, 120) g;
+      CREATE TABLE lines (order_id integer, line_no integer, qty text, PRIMARY KEY (order_id, line_no));
+      INSERT INTO lines SELECT g / 7, g % 7, (g % 5)::text FROM generate_series(1, 200) g;
+      CREATE TABLE tags ("Code" text PRIMARY KEY, n text);
+      INSERT INTO tags SELECT 'k''' || g || ' "x"', (g % 3)::text FROM generate_series(1, 90) g;`);
     const cases = [
       migration({
         name: 'rename_then_alter',
@@ -121,6 +125,13 @@ test('chains on one table: rename then alter, two alters on one column, type + N
           { alter_column: { table: 'items', column: 'qty', type: 'integer', nullable: false, default: '0', up: 'coalesce(CAST(qty AS integer), -1)', down: 'CAST(qty AS text)' } },
           { alter_column: { table: 'items', column: 'code', type: 'varchar(12)', up: "code || '-x'", down: 'CAST(code AS varchar(8))' } },
           { add_column: { table: 'items', column: { name: 'label', type: 'text', default: "'n/a'" } } },
+        ],
+      }),
+      migration({
+        name: 'composite_and_text_keys',
+        operations: [
+          { alter_column: { table: 'lines', column: 'qty', type: 'integer', up: 'CAST(qty AS integer) * line_no', down: 'CAST(qty AS text)' } },
+          { alter_column: { table: 'tags', column: 'n', type: 'integer', up: 'CAST(n AS integer) + length("Code")', down: 'CAST(n AS text)' } },
         ],
       }),
       migration({

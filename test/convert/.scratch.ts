@@ -5,3 +5,5 @@ console.log(r.timings, r.migrations);
 for (const k of Object.keys(r.direct) as (keyof typeof r.direct)[]) {
   try { assert.deepEqual(r.converted[k], r.direct[k], k); } catch (e) { console.log(k, (e as Error).message.slice(0, 3000)); }
 }
+const a = new Set(r.direct.defaultTexts);
+console.log('default texts differing:', r.converted.defaultTexts.filter((d) => !a.has(d)).length, 'of', r.converted.defaultTexts.length);

@@ -12,7 +12,14 @@ import { listSqlHistory } from '../../src/convert/history.js';
  * follow the column's name when it was made NOT NULL; nullability itself is compared per column).
  */
 export interface SchemaSnapshot {
+  /** table.column type [NOT NULL] [DEFAULT = value, for a constant default; else its text] … */
   columns: string[];
+  /**
+   * The defaults as PostgreSQL prints them. A type changed through Tandem's shadow column keeps
+   * its default's value but prints with an explicit cast (`(697)::bigint` where ALTER TYPE
+   * leaves `697`: src/operations/shadow.ts sets `DEFAULT (expr)::type`): compared apart.
+   */
+  defaultTexts: string[];
   constraints: string[];
   indexes: string[];
   views: string[];
@@ -22,8 +29,22 @@ export interface SchemaSnapshot {
   sequences: string[];
   extensions: string[];
   comments: string[];
-  /** Per table: the row count and a digest of the rows as JSON objects (column order does not matter). */
+  /**
+   * Per table: the row count and a digest of the rows as JSON objects (column order does not
+   * matter), without `updated_at`: the history's triggers set it to now() on every UPDATE, and
+   * Tandem's backfill is an UPDATE (the applications' triggers fire on it).
+   */
   data: string[];
+}
+
+/** A constant default (no function call) by its value, so that `697` and `(697)::bigint` compare equal; others by their text. */
+async function withDefaultValue(client: pg.Client, line: string): Promise<string> {
+  const m = / DEFAULT (.*?)( IDENTITY .*| GENERATED .*| COLLATE .*)?$/.exec(line);
+  if (!m) return line;
+  const expr = m[1]!;
+  if (/\b[a-z_]+\(/i.test(expr.replace(/::[a-z ]+\(\d+(,\d+)?\)/gi, ''))) return line;
+  const r = await client.query<{ v: string | null; t: string }>(`SELECT (${expr})::text AS v, pg_typeof(${expr})::text AS t`);
+  return `${line.slice(0, m.index)} DEFAULT = ${JSON.stringify(r.rows[0]!.v)}${m[2] ?? ''}`;
 }
 
 async function lines(client: pg.Client, sql: string, schema: string): Promise<string[]> {
@@ -45,22 +66,24 @@ export async function schemaSnapshot(client: pg.Client, schema = 'public'): Prom
   for (const { relname } of tables.rows) {
     const q = `"${relname.replace(/"/g, '""')}"`;
     const r = await client.query<{ n: string; digest: string }>(
-      `SELECT count(*)::text AS n, md5(coalesce(string_agg(to_jsonb(x)::text, E'\\n' ORDER BY to_jsonb(x)::text), '')) AS digest FROM ${q} x`,
+      `SELECT count(*)::text AS n, md5(coalesce(string_agg((to_jsonb(x) - 'updated_at')::text, E'\\n' ORDER BY (to_jsonb(x) - 'updated_at')::text), '')) AS digest FROM ${q} x`,
     );
     data.push(`${relname}: ${r.rows[0]!.n} rows ${r.rows[0]!.digest}`);
   }
-  return {
-    columns: await lines(
+  const columns = await lines(
       client,
       `SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
-              || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') || CASE a.attidentity WHEN '' THEN '' ELSE ' IDENTITY ' || a.attidentity END
-              || CASE a.attgenerated WHEN '' THEN '' ELSE ' GENERATED ' || a.attgenerated END || coalesce(' COLLATE ' || co.collname, '') AS line
+              || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') || CASE a.attidentity WHEN '' THEN '' ELSE ' IDENTITY ' || a.attidentity::text END
+              || CASE a.attgenerated WHEN '' THEN '' ELSE ' GENERATED ' || a.attgenerated::text END || coalesce(' COLLATE ' || co.collname, '') AS line
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> (SELECT typcollation FROM pg_type WHERE oid = a.atttypid)
         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped`,
       schema,
-    ),
+    );
+  return {
+    columns: await Promise.all(columns.map((line) => withDefaultValue(client, line))),
+    defaultTexts: columns.filter((l) => l.includes(' DEFAULT ')),
     constraints: await lines(
       client,
       `SELECT c.relname || ' ' || k.conname || ' ' || pg_get_constraintdef(k.oid) || CASE WHEN k.convalidated THEN '' ELSE ' (not validated)' END AS line
@@ -87,13 +110,13 @@ export async function schemaSnapshot(client: pg.Client, schema = 'public'): Prom
     ),
     triggers: await lines(
       client,
-      `SELECT pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'O' THEN '' ELSE ' (' || t.tgenabled || ')' END AS line
+      `SELECT pg_get_triggerdef(t.oid) || CASE t.tgenabled WHEN 'O' THEN '' ELSE ' (' || t.tgenabled::text || ')' END AS line
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT t.tgisinternal`,
       schema,
     ),
     types: await lines(
       client,
-      `SELECT t.typname || ' ' || t.typtype || coalesce(' (' || (SELECT string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '') AS line
+      `SELECT t.typname || ' ' || t.typtype::text || coalesce(' (' || (SELECT string_agg(e.enumlabel, ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '') AS line
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE n.nspname = $1 AND t.typtype IN ('e', 'd', 'c') AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
           AND ${NOT_EXTENSION_MEMBER('pg_type', 't.oid')}`,

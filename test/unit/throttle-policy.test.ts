@@ -125,3 +125,11 @@ test('`backfill set`: nothing to set, a size below 1, or --batch-size with --ada
   assert.deepEqual(setChange({ ...none, batchSize: 5, delayMs: 10 }), { batchSize: 5, delayMs: 10 });
   assert.deepEqual(setChange({ ...none, targetBatchMs: 50 }), { targetBatchMs: 50, unpinBatchSize: true });
 });
+
+test('a batch made smaller by a back-off is judged by its total time, not per row', () => {
+  const recent = Array.from({ length: 10 }, () => ({ rows: 1000, durationMs: 20 }));
+  // Half the rows in the same 20 ms (fixed cost): not slower.
+  assert.equal(pressureReason({ last: { rows: 500, durationMs: 20 }, recent, lockWaiters: 0 }), null);
+  // Half the rows in 80 ms: slower.
+  assert.match(pressureReason({ last: { rows: 500, durationMs: 80 }, recent, lockWaiters: 0 })!, /latency/);
+});

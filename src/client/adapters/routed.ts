@@ -49,21 +49,26 @@ export async function adapterCore(opts: AdapterOptions, run: SqlRunner): Promise
 
 /**
  * The SQLSTATE of a failure, looking through wrappers (Drizzle's DrizzleQueryError keeps the
- * driver's error as `cause`; Prisma's known errors carry it in `meta`), else `other`.
+ * driver's error as `cause`; Prisma's errors carry it in `meta`), else `other`.
  */
 export function failureCode(err: unknown): string {
   let e: unknown = err;
   for (let depth = 0; depth < 5 && e !== null && typeof e === 'object'; depth++) {
-    const direct = sqlstateOf(e);
-    if (direct) return direct;
-    const meta = (e as { meta?: { code?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } } }).meta;
-    const fromMeta = sqlstateOf({ code: meta?.driverAdapterError?.cause?.originalCode }) ?? sqlstateOf({ code: meta?.code });
-    if (fromMeta) return fromMeta;
-    const original = sqlstateOf({ code: (e as { originalCode?: unknown }).originalCode });
-    if (original) return original;
+    const code = prismaErrorCode(e) ?? sqlstateOf(e);
+    if (code) return code;
     e = (e as { cause?: unknown }).cause;
   }
   return NON_SQL_ERROR;
+}
+
+/**
+ * Prisma's errors have a code of their own (P2039…, five characters too, so it must not pass for
+ * a SQLSTATE); with a driver adapter the database's SQLSTATE is in meta.driverAdapterError.cause.
+ */
+function prismaErrorCode(e: object): string | undefined {
+  if (typeof (e as { clientVersion?: unknown }).clientVersion !== 'string') return undefined;
+  const cause = (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; code?: unknown } } } }).meta?.driverAdapterError?.cause;
+  return sqlstateOf({ code: cause?.originalCode }) ?? sqlstateOf({ code: cause?.code }) ?? NON_SQL_ERROR;
 }
 
 /** Runs `work` (a whole transaction on `version`) and counts its outcome into the version's health. */

@@ -1,0 +1,260 @@
+/**
+ * The measurements of bench:client (see main.ts): facts gathered here, judged against the
+ * targets in `judge`, rendered in `render`.
+ */
+import pg from 'pg';
+import { type VersionRouter, versionRouter } from '../../src/client/index.js';
+import { qualified } from '../../src/sql/ident.js';
+import { setRollout } from '../../src/state/rollout-store.js';
+import { percentiles } from '../../src/util/percentile.js';
+import { seededRandom } from '../../src/util/seeded-random.js';
+import { scratchDatabase } from './setup.js';
+
+export interface BenchConfig {
+  instances: number;
+  keysPerInstance: number;
+  sets: number;
+  rows: number;
+  clients: number;
+  roundSeconds: number;
+  rounds: number;
+  databaseUrl: string | undefined;
+}
+
+interface Instance {
+  pool: pg.Pool;
+  router: VersionRouter;
+}
+
+export interface Figures {
+  config: Omit<BenchConfig, 'databaseUrl'>;
+  share25: { overall: number; worstInstance: number };
+  share50: number;
+  stickyViolations: number;
+  crossInstanceDisagreements: number;
+  movedNewToOld: number;
+  propagation: { perInstanceMs: { p50: number; p99: number; max: number }; allInstancesMs: { p50: number; p99: number; max: number } };
+  throughput: { routedTps: number; plainTps: number; ratio: number; rounds: { routed: number; plain: number }[] };
+  routeNsPerCall: number;
+}
+
+export async function runClientBench(config: BenchConfig, log: (m: string) => void): Promise<{ text: string; figures: Figures; missed: string[] }> {
+  const db = await scratchDatabase(config.databaseUrl, config.rows, log);
+  const instances: Instance[] = [];
+  try {
+    for (let i = 0; i < config.instances; i++) {
+      const pool = new pg.Pool({ connectionString: db.url, max: 2, application_name: `bench-app-${i}` });
+      pool.on('error', () => undefined);
+      instances.push({ pool, router: await versionRouter({ pool, schema: 'public' }) });
+    }
+    log(`${instances.length} instances routing`);
+    const set = async (percent: number) => {
+      await setRollout(db.engine, 'public', percent);
+      await untilAll(instances, percent, 5_000);
+    };
+    await set(25);
+    const share25 = shareAt(instances, config.keysPerInstance, db.newVersion);
+    const sticky = stickiness(instances, 2_000);
+    const at25 = sampleKeys(2_000).map((k) => instances[0]!.router.versionFor(k));
+    await new Promise((r) => setTimeout(r, 1_200)); // a few polls later: still the same
+    const stickyViolations = sticky.violations + sampleKeys(2_000).filter((k, i) => instances[0]!.router.versionFor(k) !== at25[i]).length;
+    await set(50);
+    const movedNewToOld = sampleKeys(2_000).filter((k, i) => at25[i] === db.newVersion && instances[0]!.router.versionFor(k) !== db.newVersion).length;
+    const share50 = shareAt(instances, config.keysPerInstance, db.newVersion).overall;
+    log('timing rollout changes');
+    const propagation = await timePropagation(instances, config.sets, (p) => setRollout(db.engine, 'public', p));
+    await set(25);
+    log('throughput: routed vs plain pool transactions');
+    const throughput = await compareThroughput(db.url, db.newVersion, config);
+    const figures: Figures = {
+      config: { ...config, databaseUrl: undefined } as Omit<BenchConfig, 'databaseUrl'>,
+      share25,
+      share50,
+      stickyViolations,
+      crossInstanceDisagreements: sticky.disagreements,
+      movedNewToOld,
+      propagation,
+      throughput,
+      routeNsPerCall: routeCost(instances[0]!.router),
+    };
+    const missed = judge(figures);
+    return { text: render(figures, missed), figures, missed };
+  } finally {
+    await Promise.all(instances.map(async (i) => (await i.router.close(), await i.pool.end())));
+    await db.drop();
+  }
+}
+
+async function untilAll(instances: Instance[], percent: number, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  while (!instances.every((i) => i.router.state().percent === percent)) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`instances did not learn ${percent}% within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const sampleKeys = (n: number) => Array.from({ length: n }, (_, i) => `user-${i * 7919}`);
+
+/** Share of random keys each instance sends to the new version. */
+function shareAt(instances: Instance[], keys: number, newVersion: string): { overall: number; worstInstance: number } {
+  let total = 0;
+  let worst = 0;
+  const target = instances[0]!.router.state().percent;
+  instances.forEach((inst, i) => {
+    const rand = seededRandom(1_000 + i);
+    let onNew = 0;
+    for (let k = 0; k < keys; k++) if (inst.router.versionFor(`user-${Math.floor(rand() * 1e12)}`) === newVersion) onNew++;
+    total += onNew;
+    const share = (100 * onNew) / keys;
+    if (Math.abs(share - target) > Math.abs(worst - target)) worst = share;
+  });
+  return { overall: (100 * total) / (keys * instances.length), worstInstance: worst };
+}
+
+/** The same keys on every instance, twice: how many answers differ. */
+function stickiness(instances: Instance[], n: number): { violations: number; disagreements: number } {
+  let violations = 0;
+  let disagreements = 0;
+  for (const k of sampleKeys(n)) {
+    const first = instances[0]!.router.versionFor(k);
+    for (const inst of instances) {
+      const a = inst.router.versionFor(k);
+      if (a !== inst.router.versionFor(k)) violations++;
+      if (a !== first) disagreements++;
+    }
+  }
+  return { violations, disagreements };
+}
+
+/** From just before each change is written until each instance (and the last of them) routes by it. */
+async function timePropagation(instances: Instance[], sets: number, write: (p: number) => Promise<unknown>): Promise<Figures['propagation']> {
+  const rand = seededRandom(42);
+  const perInstance: number[] = [];
+  const allInstances: number[] = [];
+  let current = instances[0]!.router.state().percent;
+  for (let s = 0; s < sets; s++) {
+    let target = Math.round(rand() * 10_000) / 100;
+    if (target === current) target = (target + 1) % 100;
+    const seen = new Map<number, number>();
+    const offs = instances.map((inst, i) => inst.router.on('change', (st) => st.percent === target && !seen.has(i) && seen.set(i, performance.now())));
+    const t0 = performance.now();
+    await write(target);
+    await untilAll(instances, target, 10_000);
+    offs.forEach((off) => off());
+    const times = instances.map((_, i) => (seen.get(i) ?? performance.now()) - t0);
+    perInstance.push(...times);
+    allInstances.push(Math.max(...times));
+    current = target;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const [a50, a99, aMax] = percentiles(perInstance, [50, 99, 100]);
+  const [b50, b99, bMax] = percentiles(allInstances, [50, 99, 100]);
+  return { perInstanceMs: { p50: a50!, p99: a99!, max: aMax! }, allInstancesMs: { p50: b50!, p99: b99!, max: bMax! } };
+}
+
+/**
+ * Transactions per second, routed (router.transaction: the hash, BEGIN + use_version in one round
+ * trip, health counted) against plain pool transactions on the same version mix (BEGIN, the
+ * schema-qualified select, COMMIT): the same statements and round trips, so the ratio is what
+ * routing costs. Rounds alternate on one pool.
+ */
+async function compareThroughput(url: string, newVersion: string, config: BenchConfig): Promise<Figures['throughput']> {
+  const pool = new pg.Pool({ connectionString: url, max: config.clients, application_name: 'bench-throughput' });
+  pool.on('error', () => undefined);
+  const router = await versionRouter({ pool, schema: 'public' });
+  const rand = seededRandom(7);
+  const id = () => 1 + Math.floor(rand() * config.rows);
+  const plainTable = (i: number) => (i % 4 === 0 ? qualified(newVersion, 'users') : qualified('public', 'users'));
+  const routed = async () => {
+    const i = id();
+    await router.transaction(`user-${i}`, (c) => c.query('SELECT * FROM users WHERE id = $1', [i]));
+  };
+  const plain = async () => {
+    const i = id();
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(`SELECT * FROM ${plainTable(i)} WHERE id = $1`, [i]);
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+  };
+  try {
+    await runFor(plain, config.clients, 0.5); // warm-up of both paths
+    await runFor(routed, config.clients, 0.5);
+    const rounds: { routed: number; plain: number }[] = [];
+    for (let r = 0; r < config.rounds; r++) {
+      // Alternate which goes first, so neither always gets the warmer slot.
+      const first = r % 2 === 0 ? routed : plain;
+      const a = await runFor(first, config.clients, config.roundSeconds);
+      const b = await runFor(first === routed ? plain : routed, config.clients, config.roundSeconds);
+      rounds.push(first === routed ? { routed: a, plain: b } : { routed: b, plain: a });
+    }
+    const routedTps = rounds.reduce((s, x) => s + x.routed, 0) / rounds.length;
+    const plainTps = rounds.reduce((s, x) => s + x.plain, 0) / rounds.length;
+    return { routedTps, plainTps, ratio: routedTps / plainTps, rounds };
+  } finally {
+    await router.close();
+    await pool.end();
+  }
+}
+
+/** Transactions per second of `op` run by `workers` concurrent loops for `seconds`. */
+async function runFor(op: () => Promise<void>, workers: number, seconds: number): Promise<number> {
+  const until = performance.now() + seconds * 1_000;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (performance.now() < until) {
+        await op();
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - t0) / 1_000);
+}
+
+/** Nanoseconds per versionFor call (the hash and the state lookup). */
+function routeCost(router: VersionRouter): number {
+  const n = 200_000;
+  let sink = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) sink += router.versionFor(`user-${i}`).length;
+  const ns = ((performance.now() - t0) * 1e6) / n;
+  return sink > 0 ? ns : ns;
+}
+
+function judge(f: Figures): string[] {
+  const missed: string[] = [];
+  if (Math.abs(f.share25.overall - 25) > 3) missed.push(`share at 25%: ${f.share25.overall.toFixed(2)}%`);
+  if (Math.abs(f.share50 - 50) > 3) missed.push(`share at 50%: ${f.share50.toFixed(2)}%`);
+  if (f.stickyViolations + f.crossInstanceDisagreements > 0) missed.push('stickiness');
+  if (f.movedNewToOld > 0) missed.push(`${f.movedNewToOld} keys moved new → old`);
+  if (f.propagation.allInstancesMs.p99 > 1_000) missed.push(`propagation p99 ${f.propagation.allInstancesMs.p99.toFixed(0)} ms`);
+  if (f.throughput.ratio < 0.95) missed.push(`throughput ratio ${f.throughput.ratio.toFixed(3)}`);
+  return missed;
+}
+
+function render(f: Figures, missed: string[]): string {
+  const ok = (good: boolean) => (good ? 'ok' : 'MISSED');
+  const p = f.propagation;
+  return [
+    `# bench:client — ${f.config.instances} instances`,
+    '',
+    '| measure | value | target | |',
+    '|---|---|---|---|',
+    `| share on new at 25% (${f.config.instances} × ${f.config.keysPerInstance} random keys) | ${f.share25.overall.toFixed(2)}% (worst instance ${f.share25.worstInstance.toFixed(2)}%) | 25 ± 3 | ${ok(Math.abs(f.share25.overall - 25) <= 3)} |`,
+    `| share on new at 50% | ${f.share50.toFixed(2)}% | 50 ± 3 | ${ok(Math.abs(f.share50 - 50) <= 3)} |`,
+    `| same key, same version (repeat, later, every instance) | ${f.stickyViolations} changes, ${f.crossInstanceDisagreements} disagreements | 0 | ${ok(f.stickyViolations + f.crossInstanceDisagreements === 0)} |`,
+    `| keys new → old after 25% → 50% | ${f.movedNewToOld} | 0 | ${ok(f.movedNewToOld === 0)} |`,
+    `| rollout change → every instance routes by it (${f.config.sets} changes) | p50 ${p.allInstancesMs.p50.toFixed(1)} ms, p99 ${p.allInstancesMs.p99.toFixed(1)} ms, max ${p.allInstancesMs.max.toFixed(1)} ms | p99 ≤ 1000 ms | ${ok(p.allInstancesMs.p99 <= 1_000)} |`,
+    `| … per instance | p50 ${p.perInstanceMs.p50.toFixed(1)} ms, p99 ${p.perInstanceMs.p99.toFixed(1)} ms | | |`,
+    `| routed / plain pool transactions (${f.config.clients} clients, ${f.config.rounds} × ${f.config.roundSeconds} s each) | ${f.throughput.routedTps.toFixed(0)} / ${f.throughput.plainTps.toFixed(0)} tx/s = ${f.throughput.ratio.toFixed(3)} | ≥ 0.95 | ${ok(f.throughput.ratio >= 0.95)} |`,
+    `| versionFor cost | ${f.routeNsPerCall.toFixed(0)} ns per call | | |`,
+    '',
+    `rounds (routed / plain tx/s): ${f.throughput.rounds.map((r) => `${r.routed.toFixed(0)}/${r.plain.toFixed(0)}`).join(', ')}`,
+    missed.length ? `targets missed: ${missed.join('; ')}` : 'every target met',
+  ].join('\n');
+}
