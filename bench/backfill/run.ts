@@ -1,7 +1,8 @@
 /**
  * One backfill measurement: a fresh database, a table of `rows` rows and `columns` columns loaded
  * with INSERT … SELECT generate_series, its twin, then
- *   baseline: on the twin, one `UPDATE twin SET new_col = lower(c1)` (no trigger), timed;
+ *   baseline: on a twin, one `UPDATE twin SET new_col = lower(c1)` (no trigger), timed, before
+ *             and (on a second twin) after Tandem's run, averaged;
  *   tandem:   `tandem start` (a child process) of an add_column with `up: lower(c1)`, the
  *             backfill step's own duration read from tandem.steps (done_at of the backfill step
  *             minus done_at of the expand step before it), peak RSS from /proc/<pid>/status VmHWM.
@@ -99,25 +100,31 @@ export async function measure(adminUrl: string, c: Case, log: (line: string) => 
     log(`  loading 2 × ${c.rows.toLocaleString('en')} rows, ${c.columns} columns…`);
     await db.query(tableSql('items', c.rows, c.columns));
     await db.query(tableSql('twin', c.rows, c.columns));
-    await db.query('VACUUM ANALYZE items');
-    await db.query('VACUUM ANALYZE twin');
+    await db.query(tableSql('twin2', c.rows, c.columns));
+    for (const t of ['items', 'twin', 'twin2']) await db.query(`VACUUM ANALYZE ${t}`);
     const heapBefore = (await db.query<{ s: string }>(`SELECT pg_relation_size('items')::text AS s`)).rows[0]!.s;
 
-    // Baseline: one UPDATE of the same expression on the twin (a new column, no trigger).
-    await db.query('CHECKPOINT').catch(() => undefined);
-    await db.query('ALTER TABLE twin ADD COLUMN new_col text');
-    let t0 = performance.now();
-    await db.query('UPDATE twin SET new_col = lower(c1)');
-    const baselineSeconds = (performance.now() - t0) / 1000;
+    // Baseline: one UPDATE of the same expression on a twin (a new column, no trigger), once
+    // before and once after Tandem's run (on a second twin): their mean evens out the drift of a
+    // shared machine.
+    const baseline = async (twin: string) => {
+      await db.query('CHECKPOINT').catch(() => undefined);
+      await db.query(`ALTER TABLE ${twin} ADD COLUMN new_col text`);
+      const started = performance.now();
+      await db.query(`UPDATE ${twin} SET new_col = lower(c1)`);
+      const seconds = (performance.now() - started) / 1000;
+      log(`  baseline UPDATE (${twin}): ${seconds.toFixed(2)} s`);
+      return seconds;
+    };
+    const firstBaseline = await baseline('twin');
     const twinHeapAfter = (await db.query<{ s: string }>(`SELECT pg_relation_size('twin')::text AS s`)).rows[0]!.s;
-    log(`  baseline UPDATE: ${baselineSeconds.toFixed(2)} s`);
 
     // Tandem: the same expression through a migration's backfill.
     await db.query('CHECKPOINT').catch(() => undefined);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bench-'));
     const file = path.join(dir, 'add_new_col.yaml');
     await writeFile(file, `operations:\n  - add_column:\n      table: items\n      column: { name: new_col, type: text }\n      up: lower(c1)\n`);
-    t0 = performance.now();
+    const t0 = performance.now();
     const args = ['start', file, '--batch-size', String(c.batchSize), '--workers', String(c.workers), '--vacuum-behind', String(c.vacuumBehind), '--lock-timeout', '1000'];
     const run = await runTandem(args, url);
     await rm(dir, { recursive: true, force: true });
@@ -129,6 +136,7 @@ export async function measure(adminUrl: string, c: Case, log: (line: string) => 
     if (bf < 1) throw new Error('no backfill step recorded');
     const backfillSeconds = (steps.rows[bf]!.done_at.getTime() - steps.rows[bf - 1]!.done_at.getTime()) / 1000;
     const heapAfter = (await db.query<{ s: string }>(`SELECT pg_relation_size('items')::text AS s`)).rows[0]!.s;
+    const baselineSeconds = (firstBaseline + (await baseline('twin2'))) / 2;
     const wrong = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM items WHERE new_col IS DISTINCT FROM lower(c1) OR _tandem_synced IS NOT TRUE`);
     return {
       ...c,

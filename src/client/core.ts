@@ -10,7 +10,7 @@ import { HealthRecorder } from './health.js';
 import { resolveVersion, type RolloutState, sideForKey, type VersionSelector, versionForKey } from './rollout-state.js';
 import type { Side } from './routing.js';
 import type { SqlRunner } from './sql-runner.js';
-import { beginOnVersionSql, useVersionSql } from './version-sql.js';
+import { beginStatements, useVersionSql, type VersionStatement } from './version-sql.js';
 import { type RolloutWatcher, watchRollout } from './watcher.js';
 
 export interface RoutingCoreOptions {
@@ -33,6 +33,8 @@ export interface RoutingCoreOptions {
   health?: false | { flushIntervalMs?: number; instanceId?: string };
   /** Background failures (state unreachable, health flush failed); routing keeps its last known state. */
   onError?: (err: unknown) => void;
+  /** How a transaction is put on its version: 'set-local' (default) or 'use-version' (tandem.use_version); same effect. */
+  versionStatement?: VersionStatement;
 }
 
 export type ChangeListener = (state: RolloutState, previous: RolloutState) => void;
@@ -50,9 +52,9 @@ export interface RoutingCore {
   on(event: 'change', listener: ChangeListener): () => void;
   /** Count one statement or transaction on `version` (latency ms; the SQLSTATE if it failed). */
   recordOutcome(version: string, ms: number, sqlstate?: string | null): void;
-  /** `BEGIN; SELECT tandem.use_version('…')`: one round trip, transaction-local (PgBouncer-safe). */
+  /** `BEGIN; SET LOCAL search_path …; SET LOCAL tandem.version …`: one round trip, transaction-local (PgBouncer-safe). */
   beginSql(version: string): string;
-  /** `SELECT tandem.use_version('…')`, for drivers that send BEGIN themselves. */
+  /** The version statements alone, for drivers that send BEGIN themselves. */
   useVersionSql(version: string): string;
   /** Read the state now (else it follows notifications and polling). */
   refresh(): Promise<RolloutState>;
@@ -115,8 +117,8 @@ export async function createRoutingCore(opts: RoutingCoreOptions): Promise<Routi
       return () => listeners.delete(listener);
     },
     recordOutcome: (version, ms, sqlstate) => health?.record(version, ms, sqlstate),
-    beginSql: (version) => beginOnVersionSql(version, watcher.current().installed),
-    useVersionSql: (version) => useVersionSql(version, watcher.current().installed),
+    beginSql: beginStatements(opts.versionStatement),
+    useVersionSql: (version) => useVersionSql(version, opts.versionStatement),
     refresh: () => watcher.refresh(),
     flushHealth: async () => health?.flush(),
     close: async () => {

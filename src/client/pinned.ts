@@ -8,8 +8,8 @@
  *    once, the first time it is checked out. Give it a pool of its own: the setting stays on the
  *    connection. NOT for PgBouncer in transaction mode, where consecutive transactions of one
  *    client connection run on different server connections.
- *  - 'transaction': every transaction begins with `SELECT tandem.use_version(…)` (the same round
- *    trip as BEGIN), so nothing is left on a server connection: the mode for PgBouncer in
+ *  - 'transaction': every transaction begins with its version's SET LOCALs (the same round trip as
+ *    BEGIN; see version-sql.ts), so nothing is left on a server connection: the mode for PgBouncer in
  *    transaction mode. `connect()` is not offered there (a bare connection would have no version).
  */
 import type pg from 'pg';
@@ -19,7 +19,7 @@ import { transactionOnVersion } from './pg-transaction.js';
 import { readRolloutState, resolveVersion, type VersionSelector } from './rollout-state.js';
 import type { VersionHandle } from './router.js';
 import { pgRunner, sqlstateOf } from './sql-runner.js';
-import { beginOnVersionSql, pinSessionSql } from './version-sql.js';
+import { beginOnVersionSql, pinSessionSql, type VersionStatement } from './version-sql.js';
 
 export type PinMode = 'search_path' | 'transaction';
 
@@ -32,6 +32,8 @@ export interface PinnedPoolOptions {
   /** Per-version health (default on, flushed every 5 s); false to turn off. */
   health?: false | { flushIntervalMs?: number; instanceId?: string };
   onError?: (err: unknown) => void;
+  /** 'transaction' mode: how each transaction is put on the version (see version-sql.ts). */
+  versionStatement?: VersionStatement;
 }
 
 export interface PinnedPool extends VersionHandle {
@@ -59,13 +61,13 @@ export async function pinnedPool(opts: PinnedPoolOptions): Promise<PinnedPool> {
           ...(opts.health?.instanceId !== undefined ? { instanceId: opts.health.instanceId } : {}),
         });
   const record = (v: string, ms: number, sqlstate?: string) => health?.record(v, ms, sqlstate);
-  return mode === 'transaction' ? perTransaction(opts.pool, version, state.installed, record, health) : perSession(opts.pool, version, record, health);
+  return mode === 'transaction' ? perTransaction(opts.pool, beginOnVersionSql(version, opts.versionStatement), version, record, health) : perSession(opts.pool, version, record, health);
 }
 
 type Record_ = (version: string, ms: number, sqlstate?: string) => void;
 
-function perTransaction(pool: pg.Pool, version: string, installed: boolean, record: Record_, health: HealthRecorder | undefined): PinnedPool {
-  const onVersion = <T>(fn: (client: pg.PoolClient, version: string) => Promise<T>) => transactionOnVersion({ pool, version, beginSql: beginOnVersionSql(version, installed), record }, fn);
+function perTransaction(pool: pg.Pool, beginSql: string, version: string, record: Record_, health: HealthRecorder | undefined): PinnedPool {
+  const onVersion = <T>(fn: (client: pg.PoolClient, version: string) => Promise<T>) => transactionOnVersion({ pool, version, beginSql, record }, fn);
   return {
     version,
     mode: 'transaction',

@@ -5,9 +5,9 @@
  *   const router = await versionRouter({ pool, schema: 'public' });
  *   await router.transaction(userId, async (client, version) => { … });
  *
- * Each transaction runs `BEGIN; SELECT tandem.use_version('<version>')` (one round trip,
- * transaction-local, so it is safe behind PgBouncer in transaction mode) and keeps its version to
- * the end, whatever the rollout does meanwhile.
+ * Each transaction begins with `BEGIN; SET LOCAL search_path …; SET LOCAL tandem.version …` (what
+ * tandem.use_version does; one round trip, transaction-local, so it is safe behind PgBouncer in
+ * transaction mode) and keeps its version to the end, whatever the rollout does meanwhile.
  */
 import type pg from 'pg';
 import { type ChangeListener, createRoutingCore, type RoutingCore, type RoutingCoreOptions } from './core.js';
@@ -39,7 +39,7 @@ export interface VersionRouter {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(key: string, text: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   /**
    * Work on a fixed version ('latest' and 'previous' resolved now): for code that only knows one
-   * version. Per-transaction use_version, so also behind PgBouncer in transaction mode.
+   * version. Set per transaction, so also behind PgBouncer in transaction mode.
    */
   pin(version: VersionSelector): VersionHandle;
   state(): RolloutState;
@@ -57,20 +57,22 @@ export interface VersionRouter {
 export async function versionRouter(opts: VersionRouterOptions): Promise<VersionRouter> {
   const { pool, ...rest } = opts;
   const core = await createRoutingCore({ ...rest, run: pgRunner(pool), listenConnectionConfig: pool.options as pg.ClientConfig });
-  const onVersion = (version: string) => (work: (client: pg.PoolClient, version: string) => Promise<unknown>) =>
-    transactionOnVersion({ pool, version, beginSql: core.beginSql(version), record: core.recordOutcome }, work);
+  const record = core.recordOutcome;
+  const onVersion = <T>(version: string, fn: (client: pg.PoolClient, version: string) => Promise<T>): Promise<T> =>
+    transactionOnVersion({ pool, version, beginSql: core.beginSql(version), record }, fn);
+  const queryOn = <R extends pg.QueryResultRow>(version: string, text: string, params?: unknown[]) => onVersion(version, (c) => c.query<R>(text, params));
   const handle = (version: string): VersionHandle => ({
     version,
-    transaction: (fn) => onVersion(version)(fn) as ReturnType<typeof fn>,
-    query: (text, params) => onVersion(version)((c) => c.query(text, params)) as never,
+    transaction: (fn) => onVersion(version, fn),
+    query: (text, params) => queryOn(version, text, params),
   });
   return {
     schema: core.schema,
     core,
     versionFor: core.versionFor,
     sideFor: core.sideFor,
-    transaction: (key, fn) => handle(core.versionFor(key)).transaction(fn),
-    query: (key, text, params) => handle(core.versionFor(key)).query(text, params),
+    transaction: (key, fn) => onVersion(core.versionFor(key), fn),
+    query: (key, text, params) => queryOn(core.versionFor(key), text, params),
     pin: (version) => handle(core.resolve(version)),
     state: core.state,
     on: core.on,

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { LockTimeoutError, ExecutionError, TandemError } from '../errors.js';
-import { complete, type EngineOptions, start } from '../engine/lifecycle.js';
+import type { EngineOptions } from '../engine/lifecycle.js';
 import { withRunnerLock } from '../exec/runner-lock.js';
 import type { DirectoryMigration } from './directory.js';
-import { readHistory } from './history-store.js';
+import { type HistoryEntry, readHistory } from './history-store.js';
 import { latestVersion, type LatestVersion } from './latest.js';
-import { type MigrateAction, type MigrateOptions, planMigrate } from './reconcile.js';
+import { type DocumentChecksum, type MigrateAction, type MigrateOptions, planMigrate } from './reconcile.js';
 
 export interface MigrateResult {
   schema: string;
@@ -74,7 +74,8 @@ export async function migrateDirectory(client: pg.Client, files: DirectoryMigrat
   const t0 = performance.now();
   const schema = opts.schema ?? 'public';
   return withRunnerLock(client, schema, opts.wait ?? false, async () => {
-    const plan = planMigrate(files, await readHistory(client, schema), schema, opts);
+    const history = await readHistory(client, schema);
+    const plan = planMigrate(files, history, schema, await documentChecksumFor(history), opts);
     const result: MigrateResult = {
       schema,
       files: files.length,
@@ -96,17 +97,28 @@ export async function migrateDirectory(client: pg.Client, files: DirectoryMigrat
   });
 }
 
+/**
+ * The engine is loaded only when it is needed: a run with nothing pending (most deploys of a busy
+ * pipeline) reads the files and the history and stops, without loading the planner and executor.
+ */
+const engine = () => import('../engine/lifecycle.js');
+
+async function documentChecksumFor(history: HistoryEntry[]): Promise<DocumentChecksum> {
+  if (history.every((e) => e.fileChecksum !== null || e.baseline)) return () => '';
+  return (await engine()).checksum;
+}
+
 async function runAction(client: pg.Client, action: MigrateAction, opts: EngineOptions, result: MigrateResult): Promise<void> {
   const { file } = action;
   opts.reporter?.info(`${action.resume ? 'resuming ' : ''}${action.kind} ${file.fileName}`);
   try {
     if (action.kind === 'start') {
-      const r = await start(client, file.migration, { ...opts, source: { fileName: file.fileName, fileChecksum: file.checksum } });
+      const r = await (await engine()).start(client, file.migration, { ...opts, source: { fileName: file.fileName, fileChecksum: file.checksum } });
       result.applied.push(file.name);
       result.warnings.push(...r.warnings);
       result.actions.push({ kind: 'start', file: file.fileName, migration: file.name, resumed: r.resumed || action.resume, versionSchema: r.versionSchema });
     } else {
-      const r = await complete(client, opts);
+      const r = await (await engine()).complete(client, opts);
       result.completed.push(r.migration);
       result.actions.push({ kind: 'complete', file: file.fileName, migration: r.migration, resumed: action.resume, versionSchema: r.versionSchema });
     }

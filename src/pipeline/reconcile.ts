@@ -1,6 +1,6 @@
 import { StateError } from '../errors.js';
-import { checksum as documentChecksum } from '../engine/lifecycle.js';
 import { formatOf } from '../migration/load.js';
+import type { Migration } from '../migration/schema.js';
 import { compareFileNames, type DirectoryMigration } from './directory.js';
 import { DirectoryError } from './errors.js';
 import { type HistoryEntry, isInProgress, isLive } from './history-store.js';
@@ -22,6 +22,12 @@ export interface MigrateOptions {
   /** Apply pending files that sort before the last applied one, instead of refusing. */
   allowOutOfOrder?: boolean | undefined;
 }
+
+/**
+ * The checksum of a migration's document (lifecycle.ts `checksum`), for history rows applied
+ * without a file; given by the caller, so that a run with nothing to do need not load the engine.
+ */
+export type DocumentChecksum = (m: Migration) => string;
 
 export interface MigrateAction {
   kind: 'start' | 'complete';
@@ -49,7 +55,7 @@ export interface MigratePlan {
 }
 
 /** Whether the file is the one the history recorded for that migration. */
-export function fileMatchesHistory(file: DirectoryMigration, entry: HistoryEntry): boolean {
+export function fileMatchesHistory(file: DirectoryMigration, entry: HistoryEntry, documentChecksum: DocumentChecksum): boolean {
   if (entry.fileChecksum === null) return documentChecksum(file.migration) === entry.checksum;
   // A file written by `tandem pull` has other bytes than the original, but exactly these.
   return file.checksum === entry.fileChecksum || file.checksum === renderedChecksum(entry.migration, formatOf(file.fileName));
@@ -59,10 +65,10 @@ function shortSum(sum: string | null): string {
   return sum === null ? '(none recorded)' : sum.slice(0, 12);
 }
 
-function refuseDrift(files: DirectoryMigration[], live: Map<string, HistoryEntry>): void {
+function refuseDrift(files: DirectoryMigration[], live: Map<string, HistoryEntry>, documentChecksum: DocumentChecksum): void {
   const drifted = files.filter((f) => {
     const e = live.get(f.name);
-    return e !== undefined && !fileMatchesHistory(f, e);
+    return e !== undefined && !fileMatchesHistory(f, e, documentChecksum);
   });
   if (drifted.length === 0) return;
   const lines = drifted.map((f) => {
@@ -134,9 +140,9 @@ function inProgressFile(files: DirectoryMigration[], entry: HistoryEntry | undef
 }
 
 /** Decide the run: refusals first (each exit 2), then the list of start/complete actions. */
-export function planMigrate(files: DirectoryMigration[], history: HistoryEntry[], schema: string, opts: MigrateOptions = {}): MigratePlan {
+export function planMigrate(files: DirectoryMigration[], history: HistoryEntry[], schema: string, documentChecksum: DocumentChecksum, opts: MigrateOptions = {}): MigratePlan {
   const live = new Map(history.filter(isLive).map((e) => [e.name, e]));
-  refuseDrift(files, live);
+  refuseDrift(files, live, documentChecksum);
   const last = lastAppliedFile(files, live);
   const pendingAll = files.filter((f) => !live.has(f.name));
   const outOfOrder = last ? pendingAll.filter((f) => compareFileNames(f.fileName, last.fileName) < 0) : [];

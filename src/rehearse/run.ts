@@ -9,7 +9,7 @@ import type { Reporter } from '../exec/options.js';
 import type { Migration } from '../migration/schema.js';
 import { parseStoredPlan } from '../plan/plan-schema.js';
 import type { Phase, Plan } from '../plan/types.js';
-import { ident } from '../sql/ident.js';
+import { ident, qualified } from '../sql/ident.js';
 import { LockSampler, Recorder } from '../traffic/workload.js';
 import { maxOf, percentile } from '../util/percentile.js';
 import { buildCopy, type CopyReport } from './copy.js';
@@ -233,6 +233,8 @@ async function rehearseOne(
   clients: { old: number; new: number },
 ): Promise<PhaseTiming[]> {
   const tables = await trafficTables(runner, opts.schema);
+  // Rows each step touches: the tables as the migration finds them (exact counts, before its own row versions).
+  const rows = await tableRows(runner, opts.schema);
   recorder.begin(`${migration.name} start`, opts.clientsPerVersion);
   const old = await startTraffic({ url, version: 'old', searchPath: opts.schema, tables, clients: opts.clientsPerVersion, recorder, thinkMs: 2 });
   clients.old = Math.max(clients.old, old.count);
@@ -249,7 +251,7 @@ async function rehearseOne(
     });
     await started;
     await joining;
-    out.push(await phaseTiming(runner, migration.name, 'start', clock.take(performance.now()), performance.now() - t0));
+    out.push(await phaseTiming(runner, rows, migration.name, 'start', clock.take(performance.now()), performance.now() - t0));
     recorder.begin(`${migration.name} both versions`, old.count + (fresh?.count ?? 0));
     await new Promise((res) => setTimeout(res, opts.bothVersionsMs));
     if (name === 'start-complete') {
@@ -258,7 +260,7 @@ async function rehearseOne(
       recorder.begin(`${migration.name} complete`, fresh?.count ?? 0);
       const t1 = performance.now();
       await complete(runner, engine);
-      out.push(await phaseTiming(runner, migration.name, 'complete', clock.take(performance.now()), performance.now() - t1));
+      out.push(await phaseTiming(runner, rows, migration.name, 'complete', clock.take(performance.now()), performance.now() - t1));
     } else {
       // Rolling back: the new instances go first (their version schema is dropped).
       await fresh?.stop();
@@ -266,7 +268,7 @@ async function rehearseOne(
       recorder.begin(`${migration.name} rollback`, old.count);
       const t1 = performance.now();
       await rollback(runner, engine);
-      out.push(await phaseTiming(runner, migration.name, 'rollback', clock.take(performance.now()), performance.now() - t1));
+      out.push(await phaseTiming(runner, rows, migration.name, 'rollback', clock.take(performance.now()), performance.now() - t1));
     }
     return out;
   } finally {
@@ -295,7 +297,7 @@ async function joinNewVersion(
       const exists = schema ? (await probe.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema])).rowCount === 1 : false;
       if (schema && exists) {
         const views = await viewColumns(probe, schema);
-        const tables = (await trafficTables(probe, opts.schema)).filter((t) => views.get(t.table)?.has(t.key));
+        const tables = (await trafficTables(probe, opts.schema)).filter((t) => views.get(t.table)?.has(t.key) && views.get(t.table)?.has(t.updateColumn));
         const clients = await startTraffic({ url, version: 'new', searchPath: schema, tables, clients: opts.clientsPerVersion, recorder, thinkMs: 2 });
         return { clients, schema };
       }
@@ -308,7 +310,7 @@ async function joinNewVersion(
 }
 
 /** The phase's steps, with their locks and rows (from the stored plan) and lock waits (from the audit log). */
-async function phaseTiming(runner: pg.Client, migration: string, phase: Phase, ran: { description: string; seconds: number }[], ms: number): Promise<PhaseTiming> {
+async function phaseTiming(runner: pg.Client, rows: EstimateFacts['tables'], migration: string, phase: Phase, ran: { description: string; seconds: number }[], ms: number): Promise<PhaseTiming> {
   const row = await runner.query<{ id: string; name: string; schema_name: string; plan: unknown }>(
     `SELECT id::text, name, schema_name, plan FROM tandem.migrations WHERE name = $1 ORDER BY id DESC LIMIT 1`,
     [migration],
@@ -316,7 +318,7 @@ async function phaseTiming(runner: pg.Client, migration: string, phase: Phase, r
   const m = row.rows[0]!;
   const plan: Plan = parseStoredPlan(m.plan, m);
   const facts = await gatherEstimateFacts(runner, { schema: plan.schema, tables: [] });
-  const shape = estimatePlan(plan, { ...facts, tables: await tableRows(runner, plan.schema) }, undefined, { batchSize: 1 })[phase];
+  const shape = estimatePlan(plan, { ...facts, tables: rows }, undefined, { batchSize: 1 })[phase];
   const audit = await runner.query<{ step_id: string; outcome: string; ms: number }>(
     `SELECT step_id, outcome, duration_ms::float8 AS ms FROM tandem.audit_log WHERE migration_id = $1 AND phase = $2 ORDER BY id`,
     [m.id, phase],
@@ -344,11 +346,14 @@ async function phaseTiming(runner: pg.Client, migration: string, phase: Phase, r
   return { migration, phase, seconds: round(ms / 1000), steps };
 }
 
+/** Every table of the schema with its exact row count. */
 async function tableRows(client: pg.Client, schema: string): Promise<EstimateFacts['tables']> {
   const r = await client.query<{ table: string }>(`SELECT relname::text AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND relkind = 'r'`, [
     schema,
   ]);
-  return (await gatherEstimateFacts(client, { schema, tables: r.rows.map((x) => x.table) })).tables;
+  const stats = (await gatherEstimateFacts(client, { schema, tables: r.rows.map((x) => x.table) })).tables;
+  for (const t of stats) t.rows = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualified(schema, t.table)}`)).rows[0]!.n);
+  return stats;
 }
 
 function summarize(recorder: Recorder, clients: { old: number; new: number }): TrafficSummary {

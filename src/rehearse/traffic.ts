@@ -4,7 +4,7 @@ import type { Recorder } from '../traffic/workload.js';
 
 /**
  * Application traffic on the scratch copy, from both versions, while the migration runs there:
- * each client reads a row by its key and updates it (the key set to itself, which fires the sync
+ * each client reads a row by its key and updates it (a column set to itself, which fires the sync
  * trigger and writes a new row version, as any application update does), through its version's
  * tables or views. Latencies and failures go into the shared traffic Recorder
  * (src/traffic/workload.ts), whose LockSampler names what a client waited behind.
@@ -18,6 +18,8 @@ export interface TrafficTable {
   table: string;
   key: string;
   keyType: string;
+  /** The column an update sets to itself: the key, unless it is GENERATED ALWAYS (then another plain column). */
+  updateColumn: string;
   /** A sample of existing keys (text), picked at random by the clients. */
   keys: string[];
 }
@@ -26,8 +28,11 @@ export const TRAFFIC_APP_PREFIX = 'tandem-rehearse-';
 
 /** Tables with a single-column primary key, and a sample of their keys. */
 export async function trafficTables(client: pg.Client, schema: string, sample = 5_000): Promise<TrafficTable[]> {
-  const r = await client.query<{ table: string; key: string; type: string }>(
-    `SELECT c.relname::text AS table, a.attname::text AS key, format_type(a.atttypid, a.atttypmod) AS type
+  const r = await client.query<{ table: string; key: string; type: string; update: string | null }>(
+    `SELECT c.relname::text AS table, a.attname::text AS key, format_type(a.atttypid, a.atttypmod) AS type,
+            CASE WHEN a.attidentity <> 'a' THEN a.attname::text ELSE
+              (SELECT o.attname::text FROM pg_attribute o WHERE o.attrelid = c.oid AND o.attnum > 0 AND NOT o.attisdropped
+                  AND o.attidentity = '' AND o.attgenerated = '' AND o.attname !~ '^_tandem_' ORDER BY o.attnum LIMIT 1) END AS update
        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
       WHERE n.nspname = $1 AND i.indisprimary AND i.indnatts = 1 ORDER BY 1`,
@@ -37,7 +42,7 @@ export async function trafficTables(client: pg.Client, schema: string, sample = 
   for (const t of r.rows) {
     const keys = await client.query<{ k: string }>(`SELECT ${ident(t.key)}::text AS k FROM ${qualified(schema, t.table)} TABLESAMPLE SYSTEM (10) LIMIT ${sample}`);
     const all = keys.rows.length ? keys : await client.query<{ k: string }>(`SELECT ${ident(t.key)}::text AS k FROM ${qualified(schema, t.table)} LIMIT ${sample}`);
-    if (all.rows.length) out.push({ table: t.table, key: t.key, keyType: t.type, keys: all.rows.map((x) => x.k) });
+    if (all.rows.length && t.update) out.push({ table: t.table, key: t.key, keyType: t.type, updateColumn: t.update, keys: all.rows.map((x) => x.k) });
   }
   return out;
 }
@@ -101,7 +106,7 @@ async function clientLoop(client: pg.Client, opts: { version: 'old' | 'new'; tab
     const key = t.keys[Math.floor(Math.random() * t.keys.length)]!;
     const update = Math.random() < 0.4;
     const sql = update
-      ? `UPDATE ${ident(t.table)} SET ${ident(t.key)} = ${ident(t.key)} WHERE ${ident(t.key)} = $1::${t.keyType}`
+      ? `UPDATE ${ident(t.table)} SET ${ident(t.updateColumn)} = ${ident(t.updateColumn)} WHERE ${ident(t.key)} = $1::${t.keyType}`
       : `SELECT * FROM ${ident(t.table)} WHERE ${ident(t.key)} = $1::${t.keyType}`;
     const what = `${opts.version} ${update ? 'update' : 'select'} ${t.table} during ${recorder.step}`;
     const stats = recorder.current;

@@ -62,6 +62,6 @@ export async function migrationFile(text = LOWER_EMAIL): Promise<{ dir: string; 
 /** A database with users(id, email) holding `rows` rows with mixed-case emails. */
 export async function seeded(rows: number): Promise<TestDatabase> {
   const db = await createTestDatabase();
-  await db.query(`CREATE TABLE users (id int PRIMARY KEY, email varchar(100)); INSERT INTO users SELECT g, 'User' || g || '@X.io' FROM generate_series(1, ${rows}) g`);
+  await db.query(`CREATE TABLE users (id bigint PRIMARY KEY, email varchar(100)); INSERT INTO users SELECT g, 'User' || g || '@X.io' FROM generate_series(1, ${rows}) g`);
   return db;
 }

@@ -50,60 +50,60 @@ describe('planMigrate', () => {
   const [a, b, c, d] = ['0001_a.yaml', '0002_b.yaml', '0003_c.json', '0004_d.yaml'].map((n) => file(n));
 
   test('from empty: start and complete each file but the last, left active; --complete completes it too', () => {
-    const p = planMigrate([a!, b!, c!], [], 'public');
+    const p = plan([a!, b!, c!], []);
     assert.deepEqual(steps(p), ['start 0001_a', 'complete 0001_a', 'start 0002_b', 'complete 0002_b', 'start 0003_c']);
     assert.equal(p.leftActive, '0003_c');
-    assert.deepEqual(steps(planMigrate([a!], [], 'public', { complete: true })), ['start 0001_a', 'complete 0001_a']);
-    assert.equal(planMigrate([a!], [], 'public', { complete: true }).leftActive, null);
+    assert.deepEqual(steps(plan([a!], [], { complete: true })), ['start 0001_a', 'complete 0001_a']);
+    assert.equal(plan([a!], [], { complete: true }).leftActive, null);
   });
 
   test('a migration left active is completed before the next starts; a stopped start or complete is resumed', () => {
-    assert.deepEqual(steps(planMigrate([a!, b!, c!], [entry(a!, 'completed'), entry(b!, 'active')], 'public')), ['complete 0002_b', 'start 0003_c']);
-    assert.deepEqual(steps(planMigrate([a!, b!], [entry(a!, 'completed'), entry(b!, 'active')], 'public')), []);
-    assert.deepEqual(steps(planMigrate([a!, b!], [entry(a!, 'completed'), entry(b!, 'starting')], 'public')), ['start 0002_b (resume)']);
-    assert.deepEqual(steps(planMigrate([a!, b!, c!], [entry(a!, 'completed'), entry(b!, 'starting')], 'public')), ['start 0002_b (resume)', 'complete 0002_b', 'start 0003_c']);
-    assert.deepEqual(steps(planMigrate([a!, b!], [entry(a!, 'completed'), entry(b!, 'completing')], 'public')), ['complete 0002_b (resume)']);
+    assert.deepEqual(steps(plan([a!, b!, c!], [entry(a!, 'completed'), entry(b!, 'active')])), ['complete 0002_b', 'start 0003_c']);
+    assert.deepEqual(steps(plan([a!, b!], [entry(a!, 'completed'), entry(b!, 'active')])), []);
+    assert.deepEqual(steps(plan([a!, b!], [entry(a!, 'completed'), entry(b!, 'starting')])), ['start 0002_b (resume)']);
+    assert.deepEqual(steps(plan([a!, b!, c!], [entry(a!, 'completed'), entry(b!, 'starting')])), ['start 0002_b (resume)', 'complete 0002_b', 'start 0003_c']);
+    assert.deepEqual(steps(plan([a!, b!], [entry(a!, 'completed'), entry(b!, 'completing')])), ['complete 0002_b (resume)']);
     // A rolled-back migration is pending again.
-    assert.deepEqual(steps(planMigrate([a!, b!], [entry(a!, 'completed'), entry(b!, 'rolled_back')], 'public')), ['start 0002_b']);
+    assert.deepEqual(steps(plan([a!, b!], [entry(a!, 'completed'), entry(b!, 'rolled_back')])), ['start 0002_b']);
   });
 
   test('--until stops after the named migration (by name or file name); --expect-one refuses two pending', () => {
-    const p = planMigrate([a!, b!, c!, d!], [entry(a!, 'completed')], 'public', { until: '0003_c.json' });
+    const p = plan([a!, b!, c!, d!], [entry(a!, 'completed')], { until: '0003_c.json' });
     assert.deepEqual(steps(p), ['start 0002_b', 'complete 0002_b', 'start 0003_c']);
     assert.deepEqual(
       p.leftPending.map((f) => f.name),
       ['0004_d'],
     );
-    assert.throws(() => planMigrate([a!, b!], [], 'public', { until: 'nope' }), refusedWith('unknown-migration'));
-    assert.throws(() => planMigrate([a!, b!, c!], [entry(a!, 'completed')], 'public', { expectOne: true }), refusedWith('more-than-one-pending'));
-    assert.deepEqual(steps(planMigrate([a!, b!], [entry(a!, 'completed')], 'public', { expectOne: true })), ['start 0002_b']);
+    assert.throws(() => plan([a!, b!], [], { until: 'nope' }), refusedWith('unknown-migration'));
+    assert.throws(() => plan([a!, b!, c!], [entry(a!, 'completed')], { expectOne: true }), refusedWith('more-than-one-pending'));
+    assert.deepEqual(steps(plan([a!, b!], [entry(a!, 'completed')], { expectOne: true })), ['start 0002_b']);
   });
 
   test('drift: the file bytes differ from the recorded ones (a pulled rendering of the stored document is accepted)', () => {
     const changed = { ...b!, checksum: 'other' };
     assert.throws(
-      () => planMigrate([a!, changed], [entry(a!, 'completed'), entry(b!, 'completed')], 'public'),
+      () => plan([a!, changed], [entry(a!, 'completed'), entry(b!, 'completed')]),
       (err: unknown) => refusedWith('migration-drift')(err) && /0002_b\.yaml/.test((err as Error).message) && /sum-0002_b\.y/.test((err as Error).message),
     );
     const e = entry(b!, 'completed');
     const pulled = { ...b!, checksum: renderedChecksum(e.migration, 'yaml') };
-    assert.deepEqual(steps(planMigrate([a!, pulled], [entry(a!, 'completed'), e], 'public')), []);
+    assert.deepEqual(steps(plan([a!, pulled], [entry(a!, 'completed'), e])), []);
     // Applied without a file (no recorded checksum): the migration's content is compared.
-    assert.deepEqual(steps(planMigrate([a!, changed], [entry(a!, 'completed'), entry(b!, 'completed', { fileChecksum: null })], 'public')), []);
+    assert.deepEqual(steps(plan([a!, changed], [entry(a!, 'completed'), entry(b!, 'completed', { fileChecksum: null })])), []);
   });
 
   test('out of order: refused, or applied with allowOutOfOrder; an in-progress migration without a file is refused', () => {
-    assert.throws(() => planMigrate([a!, b!, c!], [entry(a!, 'completed'), entry(c!, 'completed')], 'public'), refusedWith('out-of-order'));
-    const p = planMigrate([a!, b!, c!], [entry(a!, 'completed'), entry(c!, 'completed')], 'public', { allowOutOfOrder: true });
+    assert.throws(() => plan([a!, b!, c!], [entry(a!, 'completed'), entry(c!, 'completed')]), refusedWith('out-of-order'));
+    const p = plan([a!, b!, c!], [entry(a!, 'completed'), entry(c!, 'completed')], { allowOutOfOrder: true });
     assert.deepEqual(steps(p), ['start 0002_b']);
     assert.deepEqual(
       p.outOfOrder.map((f) => f.name),
       ['0002_b'],
     );
-    assert.throws(() => planMigrate([a!], [entry(a!, 'completed'), entry(b!, 'active')], 'public'), refusedWith('in-progress-not-in-directory'));
+    assert.throws(() => plan([a!], [entry(a!, 'completed'), entry(b!, 'active')]), refusedWith('in-progress-not-in-directory'));
     // Applied migrations without a file are only reported.
     assert.deepEqual(
-      planMigrate([b!], [entry(a!, 'completed'), entry(b!, 'completed')], 'public').notInDirectory.map((e) => e.name),
+      plan([b!], [entry(a!, 'completed'), entry(b!, 'completed')]).notInDirectory.map((e) => e.name),
       ['0001_a'],
     );
   });
@@ -136,8 +136,8 @@ describe('pullNames and latestFromDirectory', () => {
 
   test('latest from files: the last file, its version_schema when it sets one', () => {
     assert.deepEqual(latestFromDirectory([], 'app'), { versionSchema: 'app', migration: null, phase: null });
-    assert.equal(latestFromDirectory([a!, b!], 'public').versionSchema, 'public_0002_b');
+    assert.equal(latestFromDirectory([a!, b!]).versionSchema, 'public_0002_b');
     const named = { ...b!, migration: { ...b!.migration, versionSchema: 'v2' } };
-    assert.equal(latestFromDirectory([a!, named], 'public').versionSchema, 'public_v2');
+    assert.equal(latestFromDirectory([a!, named]).versionSchema, 'public_v2');
   });
 });

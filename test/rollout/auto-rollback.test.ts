@@ -42,7 +42,7 @@ const shape: TrafficShape = {
   seedRow: (id) => ({ qty: id % 3, note: `seed ${id}` }),
 };
 
-test('a failing new version is routed back to 0% within one gate check, then rolled back; no acknowledged write is lost', async () => {
+test('a failing new version is routed back to 0% within one gate check, then rolled back; no acknowledged write is lost', async (t) => {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 8 });
   pool.on('error', () => undefined);
@@ -107,6 +107,7 @@ test('a failing new version is routed back to 0% within one gate check, then rol
     const [stepAt, backAt] = audit.rows.map((r) => r.at.getTime()) as [number, number];
     const firstError = await db.query<{ at: Date }>(`SELECT min(recorded_at) AS at FROM tandem.version_health WHERE version = $1 AND errors > 0`, [NEW_VERSION]);
     const errorAt = firstError.rows[0]!.at.getTime();
+    t.diagnostic(`step -> first failure reported ${errorAt - stepAt} ms -> routed back ${backAt - errorAt} ms (step -> back ${backAt - stepAt} ms)`);
     assert.ok(errorAt >= stepAt, 'no failure of the new version before it got traffic');
     // One check period, plus what a check itself takes on a loaded 2-core machine.
     assert.ok(backAt - errorAt <= CHECK_EVERY_MS + 750, `routed back ${backAt - errorAt} ms after the first failure was reported`);

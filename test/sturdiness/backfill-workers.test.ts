@@ -37,8 +37,17 @@ async function claims(db: TestDatabase): Promise<{ slice_key: string; app: strin
   return r.rows;
 }
 
-async function slices(db: TestDatabase): Promise<{ slice: number; last_key: string[] | null; range_start: string[] | null; done: boolean; rows_done: number }[]> {
-  return (await db.query(`SELECT slice, last_key, range_start, done, rows_done::int FROM tandem.backfill_checkpoints ORDER BY slice`).catch(() => ({ rows: [] }))).rows;
+interface SliceRow {
+  slice: number;
+  last_key: string[] | null;
+  range_start: string[] | null;
+  done: boolean;
+  rows_done: number;
+}
+
+async function slices(db: TestDatabase): Promise<SliceRow[]> {
+  const r = await db.query<SliceRow>(`SELECT slice, last_key, range_start, done, rows_done::int FROM tandem.backfill_checkpoints ORDER BY slice`).catch(() => undefined);
+  return r?.rows ?? [];
 }
 
 /** The new column's physical name, and the checks that every row is exact and in sync. */
