@@ -8,7 +8,8 @@
  * A scratch database gets users(id bigint, email text) with --rows rows, a migration (up =
  * lower(email), down = upper(email)) is started (backfill included), one row in the middle is
  * corrupted with the sync trigger bypassed (session_replication_role = replica), and verify must
- * name exactly that key: exit 1 otherwise. With --json, one JSON document on stdout.
+ * name exactly that key: exit 1 otherwise. Verify runs twice, without and with --checksums (md5
+ * per chunk; --no-checksums skips that run). With --json, one JSON document on stdout.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -31,7 +32,7 @@ const rows = Number(value('--rows') ?? 1_000_000);
 const json = args.includes('--json');
 const log = (s: string) => (json ? process.stderr : process.stdout).write(`${s}\n`);
 if (!Number.isInteger(rows) || rows < 10) {
-  process.stderr.write('usage: npm run bench:verify -- [--rows N (>= 10)] [--database-url URL] [--json]\n');
+  process.stderr.write('usage: npm run bench:verify -- [--rows N (>= 10)] [--database-url URL] [--no-checksums] [--json]\n');
   process.exit(2);
 }
 
@@ -63,14 +64,15 @@ async function main(): Promise<number> {
     const client = new pg.Client({ connectionString: databaseUrlFor(adminUrl, name) });
     await client.connect();
     try {
-      const version = (await client.query<{ v: string }>(`SHOW server_version`)).rows[0]!.v;
+      const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
       log(`PostgreSQL ${version} at ${server ? 'embedded' : redactUrl(adminUrl)}; ${rows} rows`);
       await client.query(`CREATE TABLE users (id bigint PRIMARY KEY, email text)`);
       await client.query(`INSERT INTO users SELECT g, 'User' || g || '@Example.COM' FROM generate_series(1, ${rows}) g`);
       await client.query(`VACUUM ANALYZE users`);
       const file = path.join(dir, 'bench_lower_email.yaml');
       await writeFile(file, MIGRATION);
-      const started = await timed(() => start(client, await0(loadMigrationFile(file)), { batchSize: 10_000 }));
+      const migration = await loadMigrationFile(file);
+      const started = await timed(() => start(client, migration, { batchSize: 10_000 }));
       log(`start (backfill included): ${(started.ms / 1000).toFixed(1)} s`);
       const bad = Math.floor(rows / 2) + 1;
       await client.query(`SET session_replication_role = replica`);
@@ -81,9 +83,10 @@ async function main(): Promise<number> {
       const scan = await timed(() => client.query(`SELECT count(*) FROM users`));
       const row = (await inProgress(client, 'public'))!;
       const verified = await timed(() => verifyMigration(client, row, { exec: defaultExecOptions, restart: true }));
+      const withSums = args.includes('--no-checksums') ? undefined : await timed(() => verifyMigration(client, row, { exec: defaultExecOptions, restart: true, checksums: true }));
       const r = verified.value;
       const found = r.mismatches.map((m) => m.key['id']);
-      const ok = r.mismatchCount === 1 && found[0] === String(bad);
+      const ok = r.mismatchCount === 1 && found[0] === String(bad) && (withSums === undefined || withSums.value.mismatches[0]?.key['id'] === String(bad));
       const result = {
         rows,
         postgres: version,
@@ -93,15 +96,16 @@ async function main(): Promise<number> {
         verifyRowsPerSecond: Math.round(r.rowsChecked / (verified.ms / 1000)),
         verifyChunks: r.tables[0]?.chunks ?? 0,
         slowdownVsCountScan: Number((verified.ms / scan.ms).toFixed(1)),
+        ...(withSums ? { verifyWithChecksumsMs: Math.round(withSums.ms), verifyWithChecksumsRowsPerSecond: Math.round(rows / (withSums.ms / 1000)) } : {}),
         corruptedKey: String(bad),
         foundKeys: found,
         ok,
       };
       if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       log(`SELECT count(*): ${result.countScanMs} ms (${result.countScanRowsPerSecond} rows/s)`);
-      log(
-        `verify:          ${result.verifyMs} ms (${result.verifyRowsPerSecond} rows/s, ${result.verifyChunks} chunks) = ${result.slowdownVsCountScan}× the count scan`,
-      );
+      log(`verify:          ${result.verifyMs} ms (${result.verifyRowsPerSecond} rows/s, ${result.verifyChunks} chunks) = ${result.slowdownVsCountScan}× the count scan`);
+      if (withSums)
+        log(`verify --checksums: ${Math.round(withSums.ms)} ms (${Math.round(rows / (withSums.ms / 1000))} rows/s) = ${(withSums.ms / scan.ms).toFixed(1)}× the count scan`);
       log(`corrupted id ${bad}; verify named: ${found.join(', ') || '(none)'} → ${ok ? 'OK' : 'FAILED'}`);
       return ok ? 0 : 1;
     } finally {
@@ -113,11 +117,6 @@ async function main(): Promise<number> {
     await rm(dir, { recursive: true, force: true });
     await server?.stop();
   }
-}
-
-/** Awaited where an argument needs it (keeps `timed` around the start only). */
-function await0<T>(p: Promise<T>): never {
-  throw new Error(`internal: ${String(p)}`);
 }
 
 process.exitCode = await main();

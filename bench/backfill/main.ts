@@ -23,7 +23,11 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const list = (s: string) => s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n >= 0);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => Number(x.trim()))
+    .filter((n) => Number.isFinite(n) && n >= 0);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const url = values['database-url'] ?? process.env['TANDEM_TEST_DATABASE_URL'];
@@ -91,6 +95,9 @@ function printTable(rs: Measurement[], d: ReturnType<typeof derive>): void {
   const all = [head, ...lines.map((l) => l.map(String))];
   const widths = head.map((_, i) => Math.max(...all.map((l) => l[i]!.length)));
   for (const l of all) process.stdout.write(`${l.map((x, i) => x.padStart(widths[i]!)).join('  ')}\n`);
-  for (const s of d.scaling) process.stdout.write(`time ${s.rows.toLocaleString('en')} ÷ ${(s.rows / 10).toLocaleString('en')} rows (${s.columns} cols, ${s.workers} workers): ${s.timeRatio.toFixed(2)} (target ≤ 11)\n`);
+  for (const s of d.scaling)
+    process.stdout.write(
+      `time ${s.rows.toLocaleString('en')} ÷ ${(s.rows / 10).toLocaleString('en')} rows (${s.columns} cols, ${s.workers} workers): ${s.timeRatio.toFixed(2)} (target ≤ 11)\n`,
+    );
   for (const s of d.speedup) process.stdout.write(`speedup of ${s.workers} workers (${s.rows.toLocaleString('en')} rows, ${s.columns} cols): ${s.speedup.toFixed(2)}×\n`);
 }

@@ -34,7 +34,14 @@ export interface Figures {
   crossInstanceDisagreements: number;
   movedNewToOld: number;
   propagation: { perInstanceMs: { p50: number; p99: number; max: number }; allInstancesMs: { p50: number; p99: number; max: number } };
-  throughput: { routedTps: number; handWiredTps: number; bareTps: number; ratioToHandWired: number; ratioToBare: number; rounds: Record<'routed' | 'handWired' | 'bare', number>[] };
+  throughput: {
+    routedTps: number;
+    handWiredTps: number;
+    bareTps: number;
+    ratioToHandWired: number;
+    ratioToBare: number;
+    rounds: Record<'routed' | 'handWired' | 'bare', number>[];
+  };
   routeNsPerCall: number;
 }
 

@@ -15,7 +15,10 @@
  * (update,insert; update-other writes a column no `up` reads), --batch-size N (the engine's
  * backfill batch, 1000), --synchronous-commit on|off (off: the clients' commits do not wait for
  * the WAL flush, so the figures show what the server computes rather than how fast this machine's
- * disk flushes, which dominates and varies with the other tenants when on), --driver pgbench|node (default: pgbench when found, else node-postgres
+ * disk flushes, which dominates and varies with the other tenants when on), --cpu-transactions N
+ * (10000: per phase, the statement's server CPU per transaction, read from /proc when the server
+ * runs on this machine; 0: skip), --fillfactor N (an experiment: set on the table before start),
+ * --driver pgbench|node (default: pgbench when found, else node-postgres
  * clients), --out FILE (also write the markdown there), --json FILE. --database-url URL (else
  * TANDEM_DATABASE_URL, else DATABASE_URL, else an embedded PostgreSQL): the server on which it
  * creates, and drops afterwards, scratch databases bench_writes_<pid>_*.
@@ -30,7 +33,7 @@ import { runSize, type SizeResult } from './run.js';
 import { WORKLOADS, type WorkloadKind } from './table.js';
 
 const args = process.argv.slice(2);
-const known = new Set(['--rows', '--columns', '--clients', '--seconds', '--workloads', '--batch-size', '--synchronous-commit', '--driver', '--out', '--json', '--database-url']);
+const known = new Set(['--rows', '--columns', '--clients', '--seconds', '--workloads', '--batch-size', '--synchronous-commit', '--cpu-transactions', '--fillfactor', '--driver', '--out', '--json', '--database-url']);
 for (const a of args) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
 
 function usage(message: string): never {
@@ -58,6 +61,8 @@ const rows = num('--rows', 1_000_000, 1_000, 20_000_000);
 const clients = num('--clients', 4, 1, 64);
 const seconds = num('--seconds', 10, 1, 600);
 const batchSize = num('--batch-size', 1000, 1, 1_000_000);
+const cpuTransactions = num('--cpu-transactions', 10_000, 0, 10_000_000);
+const fillfactor = value('--fillfactor') === undefined ? undefined : num('--fillfactor', 100, 10, 100);
 const columns = (value('--columns') ?? '5,50').split(',').map((c) => {
   const n = Number(c);
   if (!Number.isInteger(n) || n < 4 || n > 1000) usage('--columns takes widths of at least 4, comma-separated');
@@ -92,7 +97,7 @@ const admin = await connect(adminUrl, 'bench-writes-admin');
 const results: SizeResult[] = [];
 try {
   log(`driver: ${driver.name}`);
-  for (const c of columns) results.push(await runSize(adminUrl, admin, { rows, columns: c, clients, seconds, workloads, batchSize, synchronousCommit, driver, log }));
+  for (const c of columns) results.push(await runSize(adminUrl, admin, { rows, columns: c, clients, seconds, workloads, batchSize, synchronousCommit, cpuTransactions, fillfactor, driver, log }));
 } finally {
   await admin.end().catch(() => undefined);
   await server?.stop();

@@ -3,6 +3,7 @@ import type { Phase, SizeResult } from './run.js';
 import type { WorkloadKind } from './table.js';
 
 const x = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}×`);
+const us = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(1));
 const pct = (n: number | undefined) => (n === undefined ? '' : `${(n * 100).toFixed(0)}%`);
 
 function find(r: SizeResult, label: string, kind: WorkloadKind): Phase | undefined {
@@ -36,6 +37,10 @@ export interface Parts {
   afterVacuumOld: number | undefined;
   afterVacuumNew: number | undefined;
   triggerAfterVacuum: number | undefined;
+  /** Server CPU µs per transaction: the old version while active, and the trigger's own (enabled − disabled). */
+  cpuBefore: number | undefined;
+  cpuActive: number | undefined;
+  cpuTrigger: number | undefined;
 }
 
 export function parts(r: SizeResult, kind: WorkloadKind): Parts {
@@ -55,7 +60,15 @@ export function parts(r: SizeResult, kind: WorkloadKind): Parts {
     afterVacuumOld: ratio(tps(r, 'active after VACUUM, old version', kind), before),
     afterVacuumNew: ratio(tps(r, 'active after VACUUM, new version (view)', kind), before),
     triggerAfterVacuum: ratio(onV, offV),
+    ...cpuParts(r, kind),
   };
+}
+
+function cpuParts(r: SizeResult, kind: WorkloadKind): Pick<Parts, 'cpuBefore' | 'cpuActive' | 'cpuTrigger'> {
+  const cpu = (label: string) => find(r, label, kind)?.cpuMicros;
+  const on = mean(cpu('active, old version'), cpu('active, old version, trigger enabled again'));
+  const off = cpu('active, old version, trigger disabled');
+  return { cpuBefore: cpu('before start'), cpuActive: on, cpuTrigger: on !== undefined && off !== undefined ? on - off : undefined };
 }
 
 export function renderMarkdown(results: SizeResult[], meta: { driver: string; clients: number; seconds: number; workloads: WorkloadKind[] }): string {
@@ -65,28 +78,28 @@ export function renderMarkdown(results: SizeResult[], meta: { driver: string; cl
   for (const r of results) {
     out.push(`## ${r.columns} columns, ${r.rows.toLocaleString('en-US')} rows (PostgreSQL ${r.server}, autovacuum ${r.autovacuum}, synchronous_commit ${r.synchronousCommit})`, '');
     out.push(
-      `start (with backfill): ${r.backfillSeconds.toFixed(1)} s; heap ${r.heapMB.before.toFixed(0)} MB before start, ${r.heapMB.afterBackfill.toFixed(0)} MB after the backfill, ${r.heapMB.afterVacuum.toFixed(0)} MB after VACUUM.`,
+      `start (with backfill): ${r.backfillSeconds.toFixed(1)} s${r.fillfactor === undefined ? '' : ` (fillfactor ${r.fillfactor} set just before)`}; heap ${r.heapMB.before.toFixed(0)} MB before start, ${r.heapMB.afterBackfill.toFixed(0)} MB after the backfill, ${r.heapMB.afterVacuum.toFixed(0)} MB after VACUUM.`,
       '',
     );
     out.push(
-      '| phase | workload | tx/s | reference tx/s | × before (raw) | × before (drift-corrected) | HOT | heap MB | dead tuples | autovacuum seen |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+      '| phase | workload | tx/s | reference tx/s | × before (raw) | × before (drift-corrected) | server CPU µs/tx | × before (CPU) | HOT | heap MB | dead tuples | autovacuum seen |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const p of r.phases) {
       const before = find(r, 'before start', p.workload);
       out.push(
-        `| ${p.label} | ${p.workload} | ${p.tps.toFixed(0)} | ${p.referenceTps.toFixed(0)} | ${x(ratio(p.tps, before?.tps))} | ${x(ratio(rel(p), rel(before)))} | ${pct(p.hot)} | ${p.heapMB.toFixed(0)} | ${p.deadTuples} | ${p.autovacuumSeen ? 'yes' : ''} |`,
+        `| ${p.label} | ${p.workload} | ${p.tps.toFixed(0)} | ${p.referenceTps.toFixed(0)} | ${x(ratio(p.tps, before?.tps))} | ${x(ratio(rel(p), rel(before)))} | ${p.cpuMicros?.toFixed(1) ?? ''} | ${x(ratio(before?.cpuMicros, p.cpuMicros))} | ${pct(p.hot)} | ${p.heapMB.toFixed(0)} | ${p.deadTuples} | ${p.autovacuumSeen ? 'yes' : ''} |`,
       );
     }
     out.push('', `Parts (target while active: ≥ ${targetFor(r.columns)}× through each version):`, '');
     out.push(
-      '| workload | old version active | new version active | extra columns (twin / before) | backfill aftermath (trigger off / twin) | trigger (on / off) | trigger share of the loss | view (view / table) | after VACUUM: old | after VACUUM: new | trigger after VACUUM |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| workload | old version active | new version active | extra columns (twin / before) | backfill aftermath (trigger off / twin) | trigger (on / off) | trigger share of the loss | view (view / table) | after VACUUM: old | after VACUUM: new | trigger after VACUUM | server CPU µs/tx before → active | trigger CPU µs/tx |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const kind of meta.workloads) {
       const p = parts(r, kind);
       out.push(
-        `| ${kind} | ${x(p.oldActive)} | ${x(p.newActive)} | ${x(p.columns)} | ${x(p.aftermath)} | ${x(p.trigger)} | ${pct(share(p.trigger, p.oldActive))} | ${x(p.view)} | ${x(p.afterVacuumOld)} | ${x(p.afterVacuumNew)} | ${x(p.triggerAfterVacuum)} |`,
+        `| ${kind} | ${x(p.oldActive)} | ${x(p.newActive)} | ${x(p.columns)} | ${x(p.aftermath)} | ${x(p.trigger)} | ${pct(share(p.trigger, p.oldActive))} | ${x(p.view)} | ${x(p.afterVacuumOld)} | ${x(p.afterVacuumNew)} | ${x(p.triggerAfterVacuum)} | ${us(p.cpuBefore)} → ${us(p.cpuActive)} | ${us(p.cpuTrigger)} |`,
       );
     }
     out.push('');

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { connect, databaseUrlFor } from '../../src/db/connection.js';
 import { start } from '../../src/engine/lifecycle.js';
 import { ident } from '../../src/sql/ident.js';
-import type { Driver } from './driver.js';
+import { serverCpuPerTransaction } from './cpu.js';
+import type { Driver, Workload } from './driver.js';
 import { tableStats, type TableStats, watchAutovacuum } from './stats.js';
 import { benchMigration, publicTable, REFERENCE, referenceSql, SHADOW, setupSql, TABLE, TWIN, twinSql, VERSION_SCHEMA, type WorkloadKind, workloadSql } from './table.js';
 
@@ -19,6 +20,10 @@ export interface RunOptions {
   workloads: WorkloadKind[];
   batchSize: number;
   synchronousCommit: 'on' | 'off';
+  /** Transactions of the server-CPU measurement per phase (0: none). */
+  cpuTransactions: number;
+  /** A fillfactor set on the table just before `start` (an experiment: Tandem does not set one). */
+  fillfactor: number | undefined;
   driver: Driver;
   log: (line: string) => void;
 }
@@ -31,6 +36,8 @@ export interface Phase {
   tps: number;
   /** The untouched reference copy, same workload, measured just before. */
   referenceTps: number;
+  /** Server CPU µs per transaction of the same statement (undefined: not measured, or the server is not local). */
+  cpuMicros: number | undefined;
   /** Share of the phase's updates that were HOT (undefined for inserts). */
   hot: number | undefined;
   heapMB: number;
@@ -45,6 +52,7 @@ export interface SizeResult {
   autovacuum: string;
   synchronousCommit: string;
   backfillSeconds: number;
+  fillfactor: number | undefined;
   heapMB: { before: number; afterBackfill: number; afterVacuum: number };
   phases: Phase[];
 }
@@ -74,6 +82,7 @@ export async function runSize(adminUrl: string, admin: pg.Client, o: RunOptions)
   const url = databaseUrlFor(adminUrl, dbName);
   const client = await connect(url, 'bench-writes');
   const watcher = await connect(url, 'bench-writes-watch');
+  const cpuClient = await connect(url, 'bench-writes-cpu');
   try {
     o.log(`[${o.columns} columns] loading ${o.rows.toLocaleString('en-US')} rows…`);
     for (const sql of setupSql(o.columns, o.rows)) await client.query(sql);
@@ -85,20 +94,27 @@ export async function runSize(adminUrl: string, admin: pg.Client, o: RunOptions)
     )).rows[0]!;
 
     const phases: Phase[] = [];
-    const run = (kind: WorkloadKind, target: Target) =>
-      o.driver.run(url, { sql: workloadSql(kind, o.columns, target.table, target.balance, target.asTrigger), searchPath: target.searchPath, synchronousCommit: o.synchronousCommit, keys: o.rows }, o.clients, o.seconds);
+    const workload = (kind: WorkloadKind, target: Target): Workload => ({
+      sql: workloadSql(kind, o.columns, target.table, target.balance, target.asTrigger),
+      searchPath: target.searchPath,
+      synchronousCommit: o.synchronousCommit,
+      keys: o.rows,
+    });
+    const run = (kind: WorkloadKind, target: Target) => o.driver.run(url, workload(kind, target), o.clients, o.seconds);
     const measure = async (label: string, kind: WorkloadKind, target: Target, table = TABLE, alongside?: () => void): Promise<Phase> => {
       const referenceTps = await run(kind, REFERENCE_TARGET);
       alongside?.();
       const before = await tableStats(client, table);
       const watch = watchAutovacuum(watcher, table);
       const tps = await run(kind, target);
+      const cpuMicros = o.cpuTransactions > 0 ? await serverCpuPerTransaction(cpuClient, workload(kind, target), o.cpuTransactions) : undefined;
       const autovacuumSeen = await watch.stop();
       const after = await tableStats(client, table);
-      const phase = { label, workload: kind, tps, referenceTps, hot: hotShare(before, after), heapMB: after.heapBytes / MB, deadTuples: after.deadTuples, autovacuumSeen };
+      const phase = { label, workload: kind, tps, referenceTps, cpuMicros, hot: hotShare(before, after), heapMB: after.heapBytes / MB, deadTuples: after.deadTuples, autovacuumSeen };
       phases.push(phase);
       const hot = phase.hot === undefined ? '' : `  HOT ${(phase.hot * 100).toFixed(0)}%`;
-      o.log(`  ${label.padEnd(52)} ${kind.padEnd(13)} ${tps.toFixed(0).padStart(7)} tx/s (reference ${referenceTps.toFixed(0).padStart(7)})${hot}`);
+      const cpu = cpuMicros === undefined ? '' : `  server CPU ${cpuMicros.toFixed(1)} µs/tx`;
+      o.log(`  ${label.padEnd(52)} ${kind.padEnd(13)} ${tps.toFixed(0).padStart(7)} tx/s (reference ${referenceTps.toFixed(0).padStart(7)})${cpu}${hot}`);
       return phase;
     };
     const each = async (label: string, target: Target, table = TABLE) => {
@@ -110,6 +126,7 @@ export async function runSize(adminUrl: string, admin: pg.Client, o: RunOptions)
     await each('twin: extra columns, no trigger', TWIN_TARGET, TWIN);
 
     o.log(`[${o.columns} columns] start (backfill of ${o.rows.toLocaleString('en-US')} rows)…`);
+    if (o.fillfactor !== undefined) await client.query(`ALTER TABLE ${TABLE} SET (fillfactor = ${o.fillfactor})`);
     const t0 = performance.now();
     await start(client, benchMigration(), { batchSize: o.batchSize, lockTimeoutMs: 1_000, lockRetryForMs: 30_000 });
     const backfillSeconds = (performance.now() - t0) / 1000;
@@ -146,12 +163,14 @@ export async function runSize(adminUrl: string, admin: pg.Client, o: RunOptions)
       autovacuum: settings.av,
       synchronousCommit: o.synchronousCommit,
       backfillSeconds,
+      fillfactor: o.fillfactor,
       heapMB: { before: heapBefore, afterBackfill: heapAfterBackfill, afterVacuum: heapAfterVacuum },
       phases,
     };
   } finally {
     await client.end().catch(() => undefined);
     await watcher.end().catch(() => undefined);
+    await cpuClient.end().catch(() => undefined);
     await admin.query(`DROP DATABASE IF EXISTS ${ident(dbName)} WITH (FORCE)`);
   }
 }

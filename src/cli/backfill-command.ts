@@ -94,7 +94,8 @@ function registerSet(backfill: Command): void {
       // --batch-size and --target-batch-ms are also global options, and commander gives a global
       // option's value to the program wherever it is written: read them from there.
       const batchSize = tandemProgram.getOptionValueSource('batchSize') === 'cli' ? globals().batchSize : undefined;
-      const targetBatchMs = tandemProgram.getOptionValueSource('targetBatchMs') === 'cli' ? (tandemProgram.opts<{ targetBatchMs?: number }>().targetBatchMs ?? undefined) : undefined;
+      const targetBatchMs =
+        tandemProgram.getOptionValueSource('targetBatchMs') === 'cli' ? (tandemProgram.opts<{ targetBatchMs?: number }>().targetBatchMs ?? undefined) : undefined;
       const c = setChange({ batchSize, delayMs: cmd.delay, targetBatchMs, adaptive: cmd.adaptive === true });
       await change('re-pace', c, (name) => `backfill of ${name}: ${describeChange(c)}`);
     });
@@ -103,7 +104,9 @@ function registerSet(backfill: Command): void {
 /** The change `set` asks for, checked before anything is read or written. */
 export function setChange(a: { batchSize: number | undefined; delayMs: number | undefined; targetBatchMs: number | undefined; adaptive: boolean }): ControlChange {
   if (a.batchSize === undefined && a.delayMs === undefined && a.targetBatchMs === undefined && !a.adaptive) {
-    throw new InvalidInputError('nothing to set', { field: 'tandem backfill set' }, 'give --batch-size <rows>, --delay <ms>, --target-batch-ms <ms> or --adaptive', { code: 'usage' });
+    throw new InvalidInputError('nothing to set', { field: 'tandem backfill set' }, 'give --batch-size <rows>, --delay <ms>, --target-batch-ms <ms> or --adaptive', {
+      code: 'usage',
+    });
   }
   if (a.batchSize !== undefined && a.batchSize < 1) {
     throw new InvalidInputError(`batch size ${a.batchSize} is not a positive number of rows`, { field: '--batch-size' }, 'give at least 1', { code: 'usage' });

@@ -21,11 +21,16 @@ async function write(file: string, text: string): Promise<void> {
   });
 }
 
+/** `_01`, `_02`… : the suffix of part `part` of `parts`. */
+function partSuffix(part: number, parts: number): string {
+  return `_${String(part).padStart(Math.max(2, String(parts).length), '0')}`;
+}
+
 /** `-o FILE` of a file that splits in parts: FILE's stem with `_01`, `_02`… beside it. */
 function partPath(output: string, part: number, parts: number): string {
   if (parts === 1) return output;
   const ext = path.extname(output) || '.yaml';
-  return `${output.slice(0, output.length - path.extname(output).length)}_${String(part).padStart(Math.max(2, String(parts).length), '0')}${ext}`;
+  return `${output.slice(0, output.length - path.extname(output).length)}${partSuffix(part, parts)}${ext}`;
 }
 
 /**
@@ -51,7 +56,11 @@ export function registerConvertCommand(program: Command): void {
         await convertDirectory(input, cmd, g, catalog);
         return;
       }
-      const [{ convertSql }, { parseSqlFile }, { migrationYaml }] = await Promise.all([import('../convert/convert.js'), import('../convert/parse.js'), import('../convert/yaml.js')]);
+      const [{ convertSql }, { parseSqlFile }, { migrationYaml }] = await Promise.all([
+        import('../convert/convert.js'),
+        import('../convert/parse.js'),
+        import('../convert/yaml.js'),
+      ]);
       const parsed = await parseSqlFile(input);
       const result = convertSql(parsed, {
         schema: g.schema,
@@ -60,7 +69,8 @@ export function registerConvertCommand(program: Command): void {
       });
       const parts = result.parts;
       const label = (k: number) => (parts.length > 1 ? `part ${k + 1} of ${parts.length}` : undefined);
-      const yamls = parts.map((p, k) => migrationYaml(result, input, p, label(k)));
+      const partName = (k: number) => (parts.length > 1 && result.migration.name !== undefined ? `${result.migration.name}${partSuffix(k + 1, parts.length)}` : undefined);
+      const yamls = parts.map((p, k) => migrationYaml(result, input, p, label(k), partName(k)));
       const outputs = cmd.output !== undefined ? parts.map((_, k) => partPath(cmd.output!, k + 1, parts.length)) : [];
       for (const [k, file] of outputs.entries()) await write(file, yamls[k]!);
       if (g.json) {
@@ -89,7 +99,11 @@ function singleJson(file: string, result: ConvertResult, outputs: string[]) {
     ...(outputs.length === 1 ? { output: outputs[0] } : outputs.length > 1 ? { outputs } : {}),
     // Every operation of the file in order (as before files were split); `migrations` are what to run.
     migration: result.migration,
-    migrations: result.parts.map((p) => ({ ...(result.migration.name !== undefined ? { name: result.migration.name } : {}), operations: p.operations })),
+    migrations: result.parts.map((p, k) => {
+      const name =
+        result.migration.name === undefined ? undefined : result.parts.length > 1 ? `${result.migration.name}${partSuffix(k + 1, result.parts.length)}` : result.migration.name;
+      return { ...(name !== undefined ? { name } : {}), operations: p.operations };
+    }),
     todos: result.todos.map(({ path: _, ...t }) => t),
     warnings: result.warnings,
     dropped: result.dropped,

@@ -134,7 +134,9 @@ program
   .description('start an embedded PostgreSQL and run a migration under live traffic from both versions')
   .addOption(new Option('--rows <n>', 'rows in the demo table').argParser(positiveInt).default(1_000_000))
   .addOption(new Option('--clients <n>', 'application clients per version').argParser(positiveInt).default(4))
-  .action(async (cmd: { rows: number; clients: number }) => {
+  .option('--canary', 'the rollout instead: keyed traffic, 1% → 100% under an error-rate gate, then a gate that fails and the way back (100,000 rows unless --rows)')
+  .action(async (cmd: { rows: number; clients: number; canary?: boolean }, command: { getOptionValueSource(key: string): string | undefined }) => {
+    if (cmd.canary) return (await import('../demo/canary-demo.js')).canaryDemoCommand(cmd, command.getOptionValueSource('rows') === 'default', globals());
     const { runDemo } = await import('../demo/run-demo.js');
     const summary = await runDemo({ rows: cmd.rows, clientsPerVersion: cmd.clients, databaseUrl: globals().databaseUrl, json: globals().json === true });
     if (globals().json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

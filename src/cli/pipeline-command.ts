@@ -34,12 +34,14 @@ export function registerPipelineCommands(program: Command): void {
 
   program
     .command('latest [what]')
-    .description('print the latest version schema (or, with `migration`, its migration name), for the new app\'s search_path')
+    .description("print the latest version schema (or, with `migration`, its migration name), for the new app's search_path")
     .option('--dir <dir>', 'from the migration files alone, without a database: what `migrate` would leave')
     .action(async (what: string | undefined, cmd: { dir?: string }) => {
       const kind = what ?? 'schema';
       if (kind !== 'schema' && kind !== 'migration') {
-        throw new InvalidInputError(`tandem latest ${kind}: expected "schema" or "migration"`, {}, 'run `tandem latest` (the version schema) or `tandem latest migration`', { code: 'usage' });
+        throw new InvalidInputError(`tandem latest ${kind}: expected "schema" or "migration"`, {}, 'run `tandem latest` (the version schema) or `tandem latest migration`', {
+          code: 'usage',
+        });
       }
       const { latestFromDirectory, latestVersion } = await import('../pipeline/latest.js');
       const schema = globals().schema;

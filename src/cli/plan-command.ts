@@ -85,9 +85,7 @@ async function planDirectory(dir: string, calibrate: boolean): Promise<void> {
         entries.push({ file: f.fileName, name: f.name, pending: false, planned: false, reason: 'already in the history' });
         continue;
       }
-      const notes = earlier.length
-        ? [`planned against the live schema; assumes the earlier pending files (${earlier.join(', ')}) applied first, at today's row counts`]
-        : [];
+      const notes = earlier.length ? [`planned against the live schema; assumes the earlier pending files (${earlier.join(', ')}) applied first, at today's row counts`] : [];
       try {
         const r = await planOne(client, f.migration, calibrate, notes, calibration);
         calibration = r.calibration ?? calibration;

@@ -27,7 +27,10 @@ export function registerRehearseCommand(program: Command): void {
     .addOption(new Option('--both-versions-ms <ms>', 'time both versions run between start and complete').argParser(positiveInt).default(1000))
     .action(async (target: string, cmd: { scale: number; scratchUrl?: string; clients: number; bothVersionsMs: number }) => {
       const liveUrl = resolveDatabaseUrl({ databaseUrl: globals().databaseUrl });
-      if (!liveUrl) throw new InvalidInputError('no database configured', {}, 'pass --database-url, or set TANDEM_DATABASE_URL or DATABASE_URL: the live database whose schema is copied', { code: 'no-database' });
+      if (!liveUrl)
+        throw new InvalidInputError('no database configured', {}, 'pass --database-url, or set TANDEM_DATABASE_URL or DATABASE_URL: the live database whose schema is copied', {
+          code: 'no-database',
+        });
       const migrations = await migrationsOf(target);
       if (migrations.length === 0) {
         output(`${target}: no pending migration to rehearse`, { target, migrations: [], runs: [] });

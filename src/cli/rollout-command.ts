@@ -31,9 +31,7 @@ export function registerRolloutCommands(program: Command): void {
 export function rolloutGroup(program: Command): Command {
   const existing = program.commands.find((c) => c.name() === 'rollout');
   if (existing) return existing;
-  return program
-    .command('rollout')
-    .description('route a share of keys to the new version (sticky per key), and watch each version’s health; see docs/client.md');
+  return program.command('rollout').description('route a share of keys to the new version (sticky per key), and watch each version’s health; see docs/client.md');
 }
 
 /** 0 … 100 with at most two decimals (the routing resolution), else exit 2. */
@@ -95,7 +93,12 @@ export function renderStatus(s: RolloutStatus): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
@@ -103,7 +106,8 @@ const round = (n: number) => Math.round(n * 100) / 100;
 async function grantClientCommand(client: pg.Client, role: string): Promise<void> {
   const { ident } = await import('../sql/ident.js');
   const exists = await client.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [role]);
-  if (exists.rowCount === 0) throw new InvalidInputError(`role "${role}" does not exist`, { field: 'role' }, 'give the role the application connects as', { code: 'invalid-input' });
+  if (exists.rowCount === 0)
+    throw new InvalidInputError(`role "${role}" does not exist`, { field: 'role' }, 'give the role the application connects as', { code: 'invalid-input' });
   const store = await import('../state/store.js');
   if (!(await store.stateSchemaCurrent(client))) await store.initStateSchema(client);
   const grants = [

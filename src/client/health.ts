@@ -28,6 +28,12 @@ export interface HealthRecorderOptions {
   instanceId?: string;
   /** Default 5000 ms; 0 disables the timer (flush() by hand). */
   flushIntervalMs?: number;
+  /**
+   * A flush that has not finished after this long (default 5000 ms: an unreachable database, an
+   * exhausted pool) is given up: its counts are dropped rather than kept, since its INSERT may
+   * still land later and would then count twice.
+   */
+  flushTimeoutMs?: number;
   maxVersions?: number;
   maxSqlstates?: number;
   onError?: (err: unknown) => void;
@@ -44,7 +50,7 @@ export class HealthRecorder {
   private flushing: Promise<void> | undefined;
   private readonly maxVersions: number;
   private readonly maxSqlstates: number;
-  /** Outcomes not counted because `maxVersions` versions were already being counted. */
+  /** Outcomes not written: beyond `maxVersions` versions, or in a flush given up after flushTimeoutMs. */
   dropped = 0;
   flushes = 0;
   failedFlushes = 0;
@@ -102,18 +108,35 @@ export class HealthRecorder {
     const periodEnd = new Date();
     this.counts = new Map();
     this.periodStart = periodEnd;
+    const insert = this.opts.run(FLUSH_SQL, [
+      this.opts.schema,
+      this.instanceId,
+      periodStart.toISOString(),
+      periodEnd.toISOString(),
+      JSON.stringify([...taken.values()].map(toRecord)),
+    ]);
     try {
-      await this.opts.run(FLUSH_SQL, [this.opts.schema, this.instanceId, periodStart.toISOString(), periodEnd.toISOString(), JSON.stringify([...taken.values()].map(toRecord))]);
+      await withDeadline(insert, this.opts.flushTimeoutMs ?? 5_000);
       this.flushes++;
     } catch (err) {
       this.failedFlushes++;
+      if (err instanceof FlushTimeout) {
+        insert.catch(() => undefined);
+        for (const v of taken.values()) this.dropped += v.statements;
+        this.report(err);
+        return;
+      }
       this.periodStart = periodStart;
       for (const v of taken.values()) this.mergeBack(v);
-      try {
-        this.opts.onError?.(err);
-      } catch {
-        // an onError that throws must not reach the application either
-      }
+      this.report(err);
+    }
+  }
+
+  private report(err: unknown): void {
+    try {
+      this.opts.onError?.(err);
+    } catch {
+      // an onError that throws must not reach the application either
     }
   }
 
@@ -131,13 +154,24 @@ export class HealthRecorder {
     for (const [code, n] of Object.entries(v.errorsBySqlstate)) into.errorsBySqlstate[code] = (into.errorsBySqlstate[code] ?? 0) + n;
   }
 
-  /** Stop the timer and flush what is left. */
+  /** Stop the timer and flush what is left (bounded by flushTimeoutMs). */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.flushing;
     await this.flush();
   }
+}
+
+class FlushTimeout extends Error {}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FlushTimeout(`health flush: no answer within ${ms} ms; its counts are dropped`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 function emptyHealth(version: string): VersionHealth {

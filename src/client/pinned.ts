@@ -61,7 +61,9 @@ export async function pinnedPool(opts: PinnedPoolOptions): Promise<PinnedPool> {
           ...(opts.health?.instanceId !== undefined ? { instanceId: opts.health.instanceId } : {}),
         });
   const record = (v: string, ms: number, sqlstate?: string) => health?.record(v, ms, sqlstate);
-  return mode === 'transaction' ? perTransaction(opts.pool, beginOnVersionSql(version, opts.versionStatement), version, record, health) : perSession(opts.pool, version, record, health);
+  return mode === 'transaction'
+    ? perTransaction(opts.pool, beginOnVersionSql(version, opts.versionStatement), version, record, health)
+    : perSession(opts.pool, version, record, health);
 }
 
 type Record_ = (version: string, ms: number, sqlstate?: string) => void;

@@ -104,9 +104,14 @@ export async function readRolloutState(run: SqlRunner, schema: string): Promise<
     percent: Number(row['percent']),
     managed: row['managed'] === true,
     salt: row['salt'] as string,
-    updatedAt: row['updated_at'] instanceof Date ? row['updated_at'] : row['updated_at'] ? new Date(String(row['updated_at'])) : null,
+    updatedAt: toDate(row['updated_at']),
     installed: true,
   };
+}
+
+function toDate(value: unknown): Date | null {
+  if (value instanceof Date) return value;
+  return typeof value === 'string' ? new Date(value) : null;
 }
 
 async function latestCompleted(run: SqlRunner, schema: string): Promise<string> {

@@ -31,7 +31,14 @@ export interface RolloutStatus {
 export async function rolloutStatus(run: SqlRunner, schema: string, windowSeconds = 60): Promise<RolloutStatus> {
   const state = await readRolloutState(run, schema);
   const rows = state.installed ? await readHealthRows(run, schema, windowSeconds) : [];
-  return buildRolloutStatus(state, summarizeHealth(rows, sidesOf(state).map((s) => s.version)), windowSeconds);
+  return buildRolloutStatus(
+    state,
+    summarizeHealth(
+      rows,
+      sidesOf(state).map((s) => s.version),
+    ),
+    windowSeconds,
+  );
 }
 
 function sidesOf(state: RolloutState): { version: string; side: 'old' | 'new' }[] {

@@ -14,9 +14,7 @@ import { ident, literal } from '../sql/ident.js';
 export type VersionStatement = 'set-local' | 'use-version';
 
 export function useVersionSql(version: string, form: VersionStatement = 'set-local'): string {
-  return form === 'use-version'
-    ? `SELECT tandem.use_version(${literal(version)})`
-    : `SET LOCAL search_path TO ${ident(version)}; SET LOCAL tandem.version TO ${literal(version)}`;
+  return form === 'use-version' ? `SELECT tandem.use_version(${literal(version)})` : `SET LOCAL search_path TO ${ident(version)}; SET LOCAL tandem.version TO ${literal(version)}`;
 }
 
 export function beginOnVersionSql(version: string, form: VersionStatement = 'set-local'): string {

@@ -7,6 +7,7 @@
  * reconnect. When the state cannot be read, the last known state stays in force.
  */
 import pg from 'pg';
+import { RolloutStateUnreadableError } from './errors.js';
 import { readRolloutState, type RolloutState, sameRouting } from './rollout-state.js';
 import type { SqlRunner } from './sql-runner.js';
 
@@ -109,22 +110,24 @@ class Watcher implements RolloutWatcher {
   }
 
   private async readOnce(): Promise<RolloutState> {
-    const run = this.reader();
+    const viaListener = this.listenUp ? this.listenClient : undefined;
     try {
-      const next = await withTimeout(readRolloutState(run, this.opts.schema), this.opts.readTimeoutMs ?? 2_000);
+      const next = await withTimeout(readRolloutState(this.reader(viaListener), this.opts.schema), this.opts.readTimeoutMs ?? 2_000);
       this.readAt = Date.now();
       this.apply(next);
       return next;
     } catch (err) {
+      // A LISTEN connection that cannot answer a read (a half-open TCP connection after a network
+      // fault never errors by itself) is dropped and reconnected; reads go to `run` meanwhile.
+      if (viaListener && !(err instanceof RolloutStateUnreadableError)) this.lost(viaListener, err);
       this.opts.onError?.(err);
       throw err;
     }
   }
 
   /** The LISTEN connection while it is up (it is idle, and needs no slot of the app's pool), else `run`. */
-  private reader(): SqlRunner {
-    const client = this.listenClient;
-    if (client && this.listenUp) return async (text, params) => (await client.query(text, params)).rows as Record<string, unknown>[];
+  private reader(client: pg.Client | undefined): SqlRunner {
+    if (client) return async (text, params) => (await client.query(text, params)).rows as Record<string, unknown>[];
     return this.opts.run ?? (() => Promise.reject(new Error('rollout watcher: the state connection is down')));
   }
 
@@ -203,7 +206,8 @@ class Watcher implements RolloutWatcher {
     this.listenClient = undefined;
     this.listenUp = false;
     await this.inFlight?.catch(() => undefined);
-    await client?.end().catch(() => undefined);
+    // end() waits for the server's goodbye, which a dead connection never sends.
+    if (client) await withTimeout(client.end(), 1_000).catch(() => undefined);
   }
 }
 

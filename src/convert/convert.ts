@@ -958,7 +958,13 @@ class Converter {
     const cols = model?.constraints?.get(name);
     if (!cols) {
       const i = this.push('drop_constraint', { table, name, down: TODO.value });
-      this.todo(stmt, at, i, 'down', `the columns of ${table}.${name} are not known here: write \`down\`, the value the old version's column gets (it keeps the constraint), or use drop_multicolumn_constraint`);
+      this.todo(
+        stmt,
+        at,
+        i,
+        'down',
+        `the columns of ${table}.${name} are not known here: write \`down\`, the value the old version's column gets (it keeps the constraint), or use drop_multicolumn_constraint`,
+      );
       return i;
     }
     for (const c of cols) this.requireShadowable(table, c, model);

@@ -4,13 +4,15 @@ import type { ConvertResult, MigrationPart } from './convert.js';
 /**
  * The converted migration as YAML, with comments: a header that lists what a human must fill
  * in, a comment on each TODO field, and the reason above each raw `sql` operation. With `part`,
- * only that part of the file's operations (one migration of a split file), numbered from 0.
+ * only that part of the file's operations (one migration of a split file), numbered from 0, under
+ * `partName` when given (the parts of a named migration need names of their own).
  */
-export function migrationYaml(result: ConvertResult, sourceFile: string, part?: MigrationPart, partLabel?: string): string {
+export function migrationYaml(result: ConvertResult, sourceFile: string, part?: MigrationPart, partLabel?: string, partName?: string): string {
   const first = part?.first ?? 0;
   const count = part?.operations.length ?? result.migration.operations.length;
   const local = (i: number) => (i >= first && i < first + count ? i - first : undefined);
-  const migration = part ? { ...(result.migration.name !== undefined ? { name: result.migration.name } : {}), operations: part.operations } : result.migration;
+  const name = partName ?? result.migration.name;
+  const migration = part ? { ...(name !== undefined ? { name } : {}), operations: part.operations } : result.migration;
   const doc = new YAML.Document(migration);
   const todos = result.todos.filter((t) => local(t.operationIndex) !== undefined);
   const header = [` Converted by \`tandem convert\` from ${sourceFile}${partLabel ? ` (${partLabel})` : ''}.`];

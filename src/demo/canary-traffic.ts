@@ -21,6 +21,8 @@ export interface CanaryTrafficOptions {
   clients: number;
   seedRows: number;
   thinkMs: number;
+  /** Added to the keys the clients insert (a second run on the same table must not reuse the first run's). */
+  insertKeyOffset?: number;
 }
 
 export interface SideCounts {
@@ -42,7 +44,12 @@ const emptyCounts = (): SideCounts => ({ transactions: 0, failed: 0, wrong: 0, e
 export function startCanaryTraffic(opts: CanaryTrafficOptions): CanaryTraffic {
   const counts: Record<Version, SideCounts> = { old: emptyCounts(), new: emptyCounts() };
   let stopped = false;
-  const loops = Array.from({ length: opts.clients }, (_, i) => clientLoop(opts, new Partition(i, opts.clients, opts.seedRows), counts, () => stopped));
+  const partition = (i: number) => {
+    const p = new Partition(i, opts.clients, opts.seedRows);
+    p.nextKey += opts.insertKeyOffset ?? 0;
+    return p;
+  };
+  const loops = Array.from({ length: opts.clients }, (_, i) => clientLoop(opts, partition(i), counts, () => stopped));
   return {
     counts,
     async stop() {

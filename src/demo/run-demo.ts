@@ -73,19 +73,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const runner = await connect(url, 'tandem');
     const tLoad = Date.now();
     out(`loading ${fmt(opts.rows)} rows into users…`);
-    await runner.query(`CREATE TABLE users (
-      id bigserial PRIMARY KEY,
-      user_name text NOT NULL,
-      score text NOT NULL DEFAULT '0',
-      email text,
-      created_at timestamptz NOT NULL DEFAULT now())`);
-    await runner.query(
-      `INSERT INTO users (user_name, score, email)
-       SELECT 'user' || g, (g % 1000)::text, CASE WHEN g % 5 = 0 THEN NULL ELSE 'user' || g || '@example.com' END
-         FROM generate_series(1, $1::int) g`,
-      [opts.rows],
-    );
-    await runner.query('VACUUM ANALYZE users');
+    await loadDemoUsers(runner, opts.rows);
     const loadMs = Date.now() - tLoad;
 
     // Each client owns a share of the keys (seed rows with id % total == its index, and the keys it
@@ -212,6 +200,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   } finally {
     await cleanup();
   }
+}
+
+/** The demo's `users` table with `rows` seed rows (as demoSeedRow describes them); the canary demo loads the same. */
+export async function loadDemoUsers(runner: pg.Client, rows: number): Promise<void> {
+  await runner.query(`CREATE TABLE users (
+      id bigserial PRIMARY KEY,
+      user_name text NOT NULL,
+      score text NOT NULL DEFAULT '0',
+      email text,
+      created_at timestamptz NOT NULL DEFAULT now())`);
+  await runner.query(
+    `INSERT INTO users (user_name, score, email)
+       SELECT 'user' || g, (g % 1000)::text, CASE WHEN g % 5 = 0 THEN NULL ELSE 'user' || g || '@example.com' END
+         FROM generate_series(1, $1::int) g`,
+    [rows],
+  );
+  await runner.query('VACUUM ANALYZE users');
 }
 
 function round(ms: number): number {

@@ -16,8 +16,8 @@ export interface StatusReport {
     steps: { phase: string; done: number; total: number };
     /** Per table; estimatedTotal, rowsPerSecond (measured by the throttle), etaSeconds and pacing from src/exec/throttle-control.ts. */
     backfill: ({ table: string; rowsDone: number; batches: number; done: boolean } & Partial<Omit<TableProgress, 'table' | 'rowsDone' | 'done' | 'slices'>> & {
-      pacing?: SlicePacing[];
-    })[];
+        pacing?: SlicePacing[];
+      })[];
     /** The operator's live controls (`tandem backfill pause|resume|set`). */
     backfillControls: ControlRow | null;
     lastError: unknown;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isSetBased, keyedSql } from '../exec/backfill-sql.js';
+import { chunkCheckSql } from '../exec/verify-sql.js';
 import type { Action, BackfillStep, Plan, SqlStep } from '../plan/types.js';
 import { syntheticColumns } from '../rehearse/columns.js';
 import { createTableSql, indexOnTable, type SchemaSource, standaloneIndexes, type TableSource } from '../rehearse/schema-copy.js';
@@ -29,6 +30,8 @@ export interface TableCalibration {
   batchSize: number;
   /** Seconds the backfill's batches took over the sample; null when the plan does not backfill the table. */
   backfillSeconds: number | null;
+  /** What was timed: the backfill's own batch statement, or (no composed `up`, no key, or `up` failing on the synthetic rows) a plain UPDATE of the same columns. */
+  backfillMethod: 'batch-statement' | 'plain-update' | null;
   /** Batches that took. */
   batches: number;
   /** Seconds of the final sweep over the sample (every row in sync: a walk of the key). */
@@ -37,6 +40,8 @@ export interface TableCalibration {
   indexSeconds: Record<string, number>;
   /** Seconds of a sequential scan of the sample. */
   scanSeconds: number;
+  /** Seconds of `tandem verify`'s check (every row against `up`, which complete runs first) over the sample; null without a set-based backfill. */
+  verifySeconds: number | null;
   /** What was measured, and what could not be. */
   notes: string[];
 }
@@ -152,7 +157,13 @@ async function calibrateTable(client: pg.Client, input: CalibrationInput, table:
   return r;
 }
 
-async function measureSample(client: pg.Client, input: CalibrationInput, table: TableSource, stats: TableStats, rows: number): Promise<{ result: TableCalibration; temp: boolean }> {
+async function measureSample(
+  client: pg.Client,
+  input: CalibrationInput,
+  table: TableSource,
+  stats: TableStats,
+  rows: number,
+): Promise<{ result: TableCalibration; temp: boolean }> {
   const notes: string[] = [];
   await client.query('BEGIN');
   try {
@@ -166,6 +177,7 @@ async function measureSample(client: pg.Client, input: CalibrationInput, table: 
     const backfill = input.plan.start.find((s): s is BackfillStep => s.kind === 'backfill' && s.table === table.name && !s.verifyOnly);
     const measured = backfill ? await measureBackfillSafely(client, backfill, copy, input.batchSize, notes) : undefined;
     const scanSeconds = await timed(client, `SELECT count(*) FROM ${copy.qualified} WHERE ctid IS NOT NULL`);
+    const verifySeconds = backfill ? await measureVerify(client, backfill, copy) : null;
     const indexSeconds = await measureIndexes(client, input.plan, input.schema, table.name, copy.qualified, notes);
     return {
       temp,
@@ -174,10 +186,12 @@ async function measureSample(client: pg.Client, input: CalibrationInput, table: 
         sampleRows: rows,
         batchSize: input.batchSize,
         backfillSeconds: measured?.seconds ?? null,
+        backfillMethod: measured?.method ?? null,
         batches: measured?.batches ?? 0,
         sweepSeconds: measured?.sweepSeconds ?? null,
         indexSeconds,
         scanSeconds,
+        verifySeconds,
         notes,
       },
     };
@@ -264,11 +278,24 @@ async function timed(client: pg.Client, sql: string): Promise<number> {
   return (now() - t) / 1000;
 }
 
+interface Measured {
+  seconds: number;
+  batches: number;
+  sweepSeconds: number;
+  method: 'batch-statement' | 'plain-update';
+}
+
 /**
  * The backfill's statements under a savepoint: if `up` fails on a synthetic value (a cast the
  * live values pass), a plain UPDATE of the same rows is measured instead, and noted.
  */
-async function measureBackfillSafely(client: pg.Client, step: BackfillStep, copy: Copy, batchSize: number, notes: string[]): Promise<{ seconds: number; batches: number; sweepSeconds: number }> {
+async function measureBackfillSafely(
+  client: pg.Client,
+  step: BackfillStep,
+  copy: Copy,
+  batchSize: number,
+  notes: string[],
+): Promise<Measured> {
   await client.query('SAVEPOINT tandem_backfill');
   try {
     const r = await measureBackfill(client, step, copy, batchSize, notes);
@@ -292,7 +319,7 @@ async function measureBackfill(
   copy: Copy,
   batchSize: number,
   notes: string[],
-): Promise<{ seconds: number; batches: number; sweepSeconds: number }> {
+): Promise<Measured> {
   const onCopy = { ...step, schema: copy.schema, table: copy.name };
   if (!isSetBased(onCopy) || onCopy.keyColumns.length === 0) {
     notes.push(onCopy.keyColumns.length === 0 ? 'no key: the ctid backfill is estimated from the keyed one' : 'backfill through the trigger: estimated from a plain UPDATE');
@@ -301,7 +328,9 @@ async function measureBackfill(
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS backfill_checkpoints (
       migration_id bigint, table_name text, slice integer, key_columns text[], range_start text[], range_end text[], last_key text[],
       rows_done bigint DEFAULT 0, batches bigint DEFAULT 0, done boolean DEFAULT false, updated_at timestamptz, PRIMARY KEY (migration_id, table_name, slice)) ON COMMIT DROP`);
-  await client.query(`CREATE TEMP TABLE IF NOT EXISTS backfill_skipped (migration_id bigint, table_name text, key text[], PRIMARY KEY (migration_id, table_name, key)) ON COMMIT DROP`);
+  await client.query(
+    `CREATE TEMP TABLE IF NOT EXISTS backfill_skipped (migration_id bigint, table_name text, key text[], PRIMARY KEY (migration_id, table_name, key)) ON COMMIT DROP`,
+  );
   await client.query(`INSERT INTO pg_temp.backfill_checkpoints (migration_id, table_name, slice, key_columns) VALUES (0, $1, 0, $2)`, [copy.name, onCopy.keyColumns]);
   const sql = keyedSql(onCopy);
   const onTemp = (s: string) => s.replace(/\btandem\.backfill_(checkpoints|skipped)\b/g, 'pg_temp.backfill_$1');
@@ -319,11 +348,36 @@ async function measureBackfill(
   const seconds = (now() - t) / 1000;
   const ts = now();
   await client.query(onTemp(sql.sweep({ migrationId: '0', slice: 0, limit: Math.max(1_000, batchSize), after: null })));
-  return { seconds, batches, sweepSeconds: (now() - ts) / 1000 };
+  return { seconds, batches, sweepSeconds: (now() - ts) / 1000, method: 'batch-statement' };
+}
+
+/** `tandem verify`'s check of every row against `up` (src/exec/verify-sql.ts), over the whole copy in one statement. */
+async function measureVerify(client: pg.Client, step: BackfillStep, copy: Copy): Promise<number | null> {
+  const onCopy = { ...step, schema: copy.schema, table: copy.name };
+  if (!isSetBased(onCopy) || onCopy.keyColumns.length === 0) return null;
+  const t = {
+    schema: copy.schema,
+    table: copy.name,
+    keyColumns: onCopy.keyColumns,
+    keyTypes: onCopy.keyTypes,
+    markerColumn: onCopy.markerColumn,
+    targets: onCopy.up.targets,
+    lateral: onCopy.up.lateral,
+    otherColumns: [],
+  };
+  await client.query('SAVEPOINT tandem_verify');
+  try {
+    const seconds = await timed(client, chunkCheckSql(t, false, false, false));
+    await client.query('RELEASE SAVEPOINT tandem_verify');
+    return seconds;
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT tandem_verify');
+    return null;
+  }
 }
 
 /** Without a composed `up`: a keyset UPDATE of the marker and the new columns (set to themselves), batch by batch. */
-async function measurePlainUpdate(client: pg.Client, step: BackfillStep, copy: Copy, batchSize: number): Promise<{ seconds: number; batches: number; sweepSeconds: number }> {
+async function measurePlainUpdate(client: pg.Client, step: BackfillStep, copy: Copy, batchSize: number): Promise<Measured> {
   const cols = await client.query<{ name: string }>(
     `SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attname LIKE '\\_tandem\\_%'`,
     [copy.qualified],
@@ -341,7 +395,26 @@ async function measurePlainUpdate(client: pg.Client, step: BackfillStep, copy: C
   }
   const seconds = (now() - t) / 1000;
   const sweepSeconds = await timed(client, `SELECT count(*) FROM ${copy.qualified} WHERE ${ident(step.markerColumn)} IS NOT TRUE`);
-  return { seconds, batches, sweepSeconds };
+  return { seconds, batches, sweepSeconds, method: 'plain-update' };
+}
+
+/**
+ * What the same CREATE INDEX costs on an empty table of the same columns (catalog work, a
+ * fixed cost that a small sample would otherwise count per row): subtracted from the sample's time.
+ */
+async function indexOverhead(client: pg.Client, copyQualified: string, sql: string): Promise<number> {
+  const empty = `pg_temp.${ident(`_tandem_calibration_empty_${process.pid}`)}`;
+  await client.query('SAVEPOINT tandem_empty');
+  try {
+    await client.query(`CREATE TEMP TABLE ${empty.slice('pg_temp.'.length)} (LIKE ${copyQualified})`);
+    const t = now();
+    await client.query(sql.replace(` ON ${copyQualified} `, ` ON ${empty} `).replace(/^CREATE UNIQUE INDEX/, 'CREATE INDEX'));
+    return (now() - t) / 1000;
+  } catch {
+    return 0;
+  } finally {
+    await client.query('ROLLBACK TO SAVEPOINT tandem_empty');
+  }
 }
 
 /** Each index the plan builds on the table, built on the copy (at once; a unique one as non-unique if the sample has duplicates). */
@@ -359,7 +432,7 @@ async function measureIndexes(client: pg.Client, plan: Plan, schema: string, tab
       }
       const t = now();
       const ok = (await savepointed(client, sql, [], a.description)) || (await savepointed(client, sql.replace(/^CREATE UNIQUE INDEX/, 'CREATE INDEX'), notes, a.description));
-      if (ok) out[a.sql] = (now() - t) / 1000;
+      if (ok) out[a.sql] = Math.max(0, (now() - t) / 1000 - (await indexOverhead(client, copyQualified, sql)));
     }
   }
   return out;

@@ -12,8 +12,9 @@ import type { EstimateFacts } from './facts.js';
  *   backfill            rows × (seconds per row of the backfill's own batches on the sample)
  *                       + one WAL-flushing commit per batch + the final sweep (per row of the sample)
  *   CREATE INDEX        rows × (seconds per row of the same index built on the sample),
- *                       × 2 when CONCURRENTLY (two passes over the table, and the wait for older transactions)
- *   VALIDATE, sync check rows × (seconds per row of a sequential scan of the sample)
+ *                       × 1.5 when CONCURRENTLY (a second, validating pass over the table)
+ *   VALIDATE, sync check rows × (seconds per row of a sequential scan of the sample); before
+ *                       complete's sync check, `tandem verify` of every row: rows × its check's rate on the sample
  *   other DDL           one round trip per statement (catalog-only: instant, but note its lock)
  *   raw SQL             not estimated
  */
@@ -57,7 +58,7 @@ export interface EstimatorOptions {
 }
 
 /** Passes of CREATE INDEX CONCURRENTLY over the table, against one for a plain build. */
-export const CONCURRENT_INDEX_FACTOR = 2;
+export const CONCURRENT_INDEX_FACTOR = 1.5;
 
 const strongest = (locks: string[]): string => {
   let best = -1;
@@ -94,7 +95,8 @@ export function estimatePlan(plan: Plan, facts: EstimateFacts, calibration: Cali
     const known = estimates.filter((e) => e.estimatedSeconds !== null);
     return {
       steps: estimates,
-      totalSeconds: known.length ? known.reduce((t, e) => t + e.estimatedSeconds!, 0) : null,
+      // A phase with no step takes no time; one whose steps all lack an estimate has none.
+      totalSeconds: known.length ? known.reduce((t, e) => t + e.estimatedSeconds!, 0) : estimates.length ? null : 0,
       unestimated: estimates.length - known.length,
     };
   };
@@ -156,7 +158,7 @@ function backfill(ctx: Ctx, table: string, plannedRows: number): Omit<StepEstima
     ...head,
     estimatedSeconds: seconds,
     basis:
-      `${fmtRows(rows)} rows × ${fmtUs(perRow)}/row (its batch statement over ${fmtRows(c.sampleRows)} synthetic rows on this server) ` +
+      `${fmtRows(rows)} rows × ${fmtUs(perRow)}/row (${c.backfillMethod === 'batch-statement' ? 'its batch statement' : 'a keyset UPDATE of the new columns'} over ${fmtRows(c.sampleRows)} synthetic rows on this server) ` +
       `+ ${fmtRows(batches)} commits × ${fmtS(commit(ctx))} + final sweep ${fmtS(sweep)}`,
   };
 }
@@ -164,13 +166,18 @@ function backfill(ctx: Ctx, table: string, plannedRows: number): Omit<StepEstima
 function syncCheck(ctx: Ctx, table: string): Omit<StepEstimate, 'phase' | 'step' | 'id' | 'description'> {
   const rows = rowsOfTable(ctx, table);
   const scan = scanPerRow(ctx, table);
-  if (!ctx.calibration) return { lock: 'ACCESS SHARE', table, rowsTouched: rows, estimatedSeconds: null, basis: 'a scan of the marker (not timed: --no-estimate)' };
+  const head = { lock: 'ACCESS SHARE', table, rowsTouched: rows };
+  if (!ctx.calibration) return { ...head, estimatedSeconds: null, basis: 'a scan of the marker, after `tandem verify` of every row (not timed: --no-estimate)' };
+  if (scan === undefined) return { ...head, estimatedSeconds: rtt(ctx), basis: 'a scan of the marker (table not measured)' };
+  const c = calibrationOf(ctx, table)!;
+  // complete first runs `tandem verify` (every row checked against `up`; skipped with --no-verify).
+  const verify = c.verifySeconds !== null ? (c.verifySeconds / c.sampleRows) * rows : 0;
   return {
-    lock: 'ACCESS SHARE',
-    table,
-    rowsTouched: rows,
-    estimatedSeconds: rows * (scan ?? 0) + rtt(ctx),
-    basis: scan === undefined ? 'a scan of the marker (table not measured)' : `a scan of the marker: ${fmtRows(rows)} rows × ${fmtUs(scan)}/row (scan of the sample)`,
+    ...head,
+    estimatedSeconds: rows * scan + verify + rtt(ctx),
+    basis:
+      `a scan of the marker: ${fmtRows(rows)} rows × ${fmtUs(scan)}/row` +
+      (c.verifySeconds !== null ? `; before it, tandem verify (skipped with --no-verify): ${fmtRows(rows)} rows × ${fmtUs(c.verifySeconds / c.sampleRows)}/row` : ''),
   };
 }
 
@@ -196,7 +203,7 @@ function actionEstimate(ctx: Ctx, a: Action): { seconds: number | null; rows: nu
       return {
         seconds: rows * perRow * factor,
         rows,
-        basis: `${a.description}: ${fmtRows(rows)} rows × ${fmtUs(perRow)}/row (the same index built over ${fmtRows(c.sampleRows)} rows)${concurrent ? ` × ${factor} (CONCURRENTLY: two passes)` : ''}`,
+        basis: `${a.description}: ${fmtRows(rows)} rows × ${fmtUs(perRow)}/row (the same index built over ${fmtRows(c.sampleRows)} rows)${concurrent ? ` × ${factor} (CONCURRENTLY: a second pass)` : ''}`,
       };
     }
     const scan = scanPerRow(ctx, table);

@@ -84,10 +84,7 @@ interface StatsRow {
  * functions take ACCESS SHARE on the relation: behind an ACCESS EXCLUSIVE holder they would wait,
  * so the reads take tandem's short lock_timeout and are retried (step "read-statistics").
  */
-export async function gatherEstimateFacts(
-  client: pg.Client,
-  input: { schema: string; tables: string[]; lockTimeoutMs?: number; lockRetryForMs?: number },
-): Promise<EstimateFacts> {
+export async function gatherEstimateFacts(client: pg.Client, input: { schema: string; tables: string[]; lockTimeoutMs?: number; lockRetryForMs?: number }): Promise<EstimateFacts> {
   return retryOnLockConflict(
     async () => {
       await client.query('BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');

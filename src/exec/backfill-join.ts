@@ -24,10 +24,7 @@ export interface JoinResult {
  * until every slice of it is done, then the next such step; it waits for the runner to reach the
  * backfill, for at most `waitMs`.
  */
-export async function joinBackfill(
-  client: pg.Client,
-  args: { schema: string; options: ExecOptions; reporter: Reporter; waitMs: number },
-): Promise<JoinResult> {
+export async function joinBackfill(client: pg.Client, args: { schema: string; options: ExecOptions; reporter: Reporter; waitMs: number }): Promise<JoinResult> {
   const row = (await stateSchemaReady(client)) ? await inProgress(client, args.schema) : undefined;
   if (!row) {
     throw new StateError(`no migration is in progress on schema "${args.schema}": there is no backfill to join`, 'start one with `tandem start <file>`', {
@@ -42,7 +39,9 @@ export async function joinBackfill(
   for (const [index, step] of row.plan.start.entries()) {
     if (step.kind !== 'backfill' || step.verifyOnly) continue;
     if (!isSetBased(step) || step.keyColumns.length === 0) {
-      args.reporter.info(`backfill of ${step.table} cannot be joined (${step.keyColumns.length === 0 ? 'a table without a key is backfilled by one worker' : 'its plan backfills through the trigger'}): left to the runner`);
+      args.reporter.info(
+        `backfill of ${step.table} cannot be joined (${step.keyColumns.length === 0 ? 'a table without a key is backfilled by one worker' : 'its plan backfills through the trigger'}): left to the runner`,
+      );
       continue;
     }
     const ready = await waitForTurn(client, row.id, index, args.waitMs);

@@ -7,13 +7,14 @@ import { ident, literal, qualified } from '../sql/ident.js';
  * each batch is sent as ONE simple-protocol round trip, `BEGIN; SET LOCAL …; <statement>; COMMIT`
  * (the simple protocol takes no parameters). Pure: no I/O.
  *
- * Each statement locks its candidate rows (marker IS NOT TRUE) FOR UPDATE SKIP LOCKED and
- * computes the new columns in that same locking query, through the step's composed `up`
- * (src/plan/compose-up.ts): in READ COMMITTED a row updated since the statement's snapshot is
- * locked in its newest version and the query is re-evaluated over it (EvalPlanQual), so the
- * values come from the locked row version, never from an older snapshot of it. The UPDATE then
- * writes them with the marker; the keys of the rows seen but locked by someone else are stored
- * in tandem.backfill_skipped, and the checkpoint moves, all in the same statement.
+ * Each statement locks its candidate rows (marker IS NOT TRUE) FOR UPDATE SKIP LOCKED in a CTE
+ * that returns the locked row versions' ctids; the UPDATE then addresses exactly those tuple
+ * versions (a TID scan of `ctid = ANY (…)`) and computes the new columns from them, through the
+ * step's composed `up` (src/plan/compose-up.ts), writing them with the marker. It is never a
+ * second scan by key: in READ COMMITTED a row updated since the statement's snapshot is locked in
+ * its newest version, whose ctid is the one returned; an UPDATE by key would find the older
+ * version its snapshot sees. The keys of the rows seen but locked by someone else are stored in
+ * tandem.backfill_skipped, and the checkpoint moves, all in the same statement.
  */
 
 export type SetBasedStep = BackfillStep & { up: NonNullable<BackfillStep['up']> };
@@ -66,36 +67,28 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
     [a.after ? `${tuple(alias)} > ${keyValue(a.after)}` : undefined, a.upTo ? `${tuple(alias)} <= ${keyValue(a.upTo)}` : undefined].filter(Boolean) as string[];
   const where = (conds: string[]) => (conds.length ? `WHERE ${conds.join(' AND ')}` : '');
   const marker = ident(step.markerColumn);
-  const targets = step.up.targets.map(ident);
   const tableName = lit(step.table);
   const orderDesc = (alias: string) => keys.map((k) => `${alias}.${k} DESC`).join(', ');
 
   /** The locking CTE: the candidates' rows not yet in sync, locked unless held by others, with their new values. */
   const locked = (conds: string[], limit: number) => `
     locked AS (
-      SELECT ${of(UP_ROW_ALIAS)}, ${UP_ROW_ALIAS}.ctid AS __tandem_ctid, ${targets.map((t) => `__tandem_up.${t}`).join(', ')}
-        FROM ${table} AS ${UP_ROW_ALIAS} CROSS JOIN ${step.up.lateral}
+      SELECT ${of(UP_ROW_ALIAS)}, ${UP_ROW_ALIAS}.ctid AS __tandem_ctid FROM ${table} AS ${UP_ROW_ALIAS}
        WHERE ${[...conds, `${UP_ROW_ALIAS}.${marker} IS NOT TRUE`].join(' AND ')}
        ORDER BY ${of(UP_ROW_ALIAS)} LIMIT ${Math.trunc(limit)}
        FOR UPDATE OF ${UP_ROW_ALIAS} SKIP LOCKED
     ), upd AS (
-      ${writeLocked()}
+      ${writeLockedSql(step)}
     )`;
-  // Joined back by the locked version's ctid (a TID scan, no second index descent). The UPDATE
-  // sees the statement's snapshot: a row version newer than it (written since by a writer that
-  // left it out of sync, which the trigger never does: it sets the marker, and such a row is not
-  // locked here at all) is not visible there and is not written; the final sweep finds it by
-  // its marker. The key is compared too, so a ctid can never pick another row.
-  const writeLocked = () => `UPDATE ${table} t SET ${targets.map((t) => `${t} = l.${t}`).join(', ')}, ${marker} = true
-        FROM locked l WHERE t.ctid = l.__tandem_ctid AND ${same('t', 'l')}
-      RETURNING 1`;
   // Keys seen not in sync (by the statement's snapshot) that the locking query did not return:
   // held by another transaction, or written since (then in sync already; the revisit drops them).
-  const storeSkipped = (migrationId: string, from: string) => `
+  // `unsynced`: whether a key `s` the locking query did not return was out of sync (by the
+  // snapshot); checked after the cheap NOT IN, so only for those few keys.
+  const storeSkipped = (migrationId: string, from: string, unsynced: string) => `
     stored AS (
       INSERT INTO tandem.backfill_skipped (migration_id, table_name, key)
       SELECT ${lit(migrationId)}::bigint, ${tableName}, ${asText('s')} FROM ${from} s
-       WHERE s.__tandem_synced IS NOT TRUE AND (${of('s')}) NOT IN (SELECT ${keyList} FROM locked)
+       WHERE (${of('s')}) NOT IN (SELECT ${keyList} FROM locked) AND ${unsynced}
       ON CONFLICT DO NOTHING RETURNING 1
     )`;
   const checkpoint = (a: BatchArgs, from: string, withKey: boolean, finished: string) => `
@@ -110,17 +103,18 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
             (SELECT count(*) FROM stored)::int AS skipped, (SELECT ${asText('e')} FROM edge e) AS last_key,
             (SELECT count(*) FROM cp)::int AS checkpointed`;
 
-  // batch: the next keys of the slice by the keyset (with their marker as the snapshot sees it);
+  // batch: the next keys of the slice by the keyset (an index-only scan where the visibility map
+  // allows: the heap is read once, by the locking query);
   // edge: the last of them, the new checkpoint; locked/upd: the rows among them not in sync.
   // The slice is done when the batch came back short: later inserts are synced by the trigger.
   const batch = (a: BatchArgs) => `
     WITH batch AS (
-      SELECT ${keyList}, ${marker} AS __tandem_synced FROM ${table} b ${where(bounds('b', a))}
+      SELECT ${keyList} FROM ${table} b ${where(bounds('b', a))}
        ORDER BY ${keyList} LIMIT ${Math.trunc(a.limit)}
     ), edge AS (
       SELECT ${keyList} FROM batch b ORDER BY ${orderDesc('b')} LIMIT 1
     ), ${locked([...bounds(UP_ROW_ALIAS, { ...a, upTo: undefined }), `${tuple(UP_ROW_ALIAS)} <= (SELECT ${keyList} FROM edge)`], a.limit)},
-    ${storeSkipped(a.migrationId, 'batch')},
+    ${storeSkipped(a.migrationId, 'batch', `EXISTS (SELECT 1 FROM ${table} x WHERE ${same('x', 's')} AND x.${marker} IS NOT TRUE)`)},
     ${checkpoint(a, '', true, `(SELECT count(*) FROM batch) < ${Math.trunc(a.limit)}`)}
     ${counts('batch')}`;
 
@@ -128,12 +122,12 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
   // one statement reaches the end of the table without writing anything.
   const sweep = (a: BatchArgs) => `
     WITH unsynced AS (
-      SELECT ${keyList}, false AS __tandem_synced FROM ${table} u ${where([...bounds('u', a), `u.${marker} IS NOT TRUE`])}
+      SELECT ${keyList} FROM ${table} u ${where([...bounds('u', a), `u.${marker} IS NOT TRUE`])}
        ORDER BY ${keyList} LIMIT ${Math.trunc(a.limit)}
     ), edge AS (
       SELECT ${keyList} FROM unsynced u ORDER BY ${orderDesc('u')} LIMIT 1
     ), ${locked([`(${of(UP_ROW_ALIAS)}) IN (SELECT ${keyList} FROM unsynced)`], a.limit)},
-    ${storeSkipped(a.migrationId, 'unsynced')},
+    ${storeSkipped(a.migrationId, 'unsynced', 'true')},
     ${checkpoint(a, '', false, 'done')}
     ${counts('unsynced')}`;
 
@@ -163,6 +157,23 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
   return { batch, sweep, revisit };
 }
 
+/**
+ * The UPDATE of the locked row versions (CTE `locked`, column __tandem_ctid): each is addressed by
+ * its ctid, so the values are computed from the very version that was locked. The UPDATE sees the
+ * statement's snapshot: a version newer than it (written since by a writer that left the row out
+ * of sync: the trigger never does, it sets the marker, and such a row is not locked here at all)
+ * is not visible there and is not written; the final sweep finds that row by its marker. A ctid
+ * cannot point at another row meanwhile: the row is locked, so nothing can move or remove it.
+ */
+function writeLockedSql(step: SetBasedStep): string {
+  const targets = step.up.targets.map(ident);
+  const marker = ident(step.markerColumn);
+  return `UPDATE ${qualified(step.schema, step.table)} AS ${UP_ROW_ALIAS}
+         SET (${[...targets, marker].join(', ')}) = (SELECT ${targets.map((t) => `__tandem_up.${t}`).join(', ')}, true FROM ${step.up.lateral})
+       WHERE ${UP_ROW_ALIAS}.ctid = ANY (ARRAY(SELECT __tandem_ctid FROM locked)) AND ${UP_ROW_ALIAS}.${marker} IS NOT TRUE
+      RETURNING 1`;
+}
+
 /** An element of a text[] literal, quoted. */
 function arrayElement(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -177,7 +188,6 @@ function arrayElement(v: string): string {
 export function ctidBatchSql(step: SetBasedStep, a: { migrationId: string; fromPage: number | null; toPage: number | null; nextPage: number }): string {
   const table = qualified(step.schema, step.table);
   const marker = ident(step.markerColumn);
-  const targets = step.up.targets.map(ident);
   const range = (alias: string) =>
     [
       a.fromPage !== null ? `${alias}.ctid >= '(${Math.trunc(a.fromPage)},0)'::tid` : undefined,
@@ -185,14 +195,11 @@ export function ctidBatchSql(step: SetBasedStep, a: { migrationId: string; fromP
     ].filter(Boolean) as string[];
   return `
     WITH locked AS (
-      SELECT ${UP_ROW_ALIAS}.ctid AS __tandem_ctid, ${targets.map((t) => `__tandem_up.${t}`).join(', ')}
-        FROM ${table} AS ${UP_ROW_ALIAS} CROSS JOIN ${step.up.lateral}
+      SELECT ${UP_ROW_ALIAS}.ctid AS __tandem_ctid FROM ${table} AS ${UP_ROW_ALIAS}
        WHERE ${[...range(UP_ROW_ALIAS), `${UP_ROW_ALIAS}.${marker} IS NOT TRUE`].join(' AND ')}
        FOR UPDATE OF ${UP_ROW_ALIAS} SKIP LOCKED
     ), upd AS (
-      UPDATE ${table} t SET ${targets.map((t) => `${t} = l.${t}`).join(', ')}, ${marker} = true
-        FROM locked l WHERE t.ctid = ANY (ARRAY(SELECT __tandem_ctid FROM locked)) AND t.ctid = l.__tandem_ctid
-      RETURNING 1
+      ${writeLockedSql(step)}
     ), cp AS (
       UPDATE tandem.backfill_checkpoints
          SET last_key = ${a.fromPage !== null ? `array[${lit(a.nextPage)}]` : 'last_key'}, rows_done = rows_done + (SELECT count(*) FROM upd),
@@ -210,6 +217,9 @@ export function batchTransaction(statement: string, lockTimeoutMs: number, direc
     'BEGIN',
     `SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`,
     `SET LOCAL tandem.version = ${literal(directWriter)}`,
+    // Joins by key are nested loops over the key index: a hash join would scan the whole table.
+    'SET LOCAL enable_hashjoin = off',
+    'SET LOCAL enable_mergejoin = off',
     // The batch and its checkpoint commit together, so a batch lost to a server crash is lost
     // with its checkpoint and redone; the step's own record (a synchronous commit) flushes
     // every batch before it. No need to wait for the disk on each batch.

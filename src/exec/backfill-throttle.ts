@@ -133,7 +133,9 @@ class Throttle implements BackfillThrottle {
     return {
       targetBatchMs: c.targetBatchMs ?? o.targetBatchMs ?? DEFAULT_TARGET_BATCH_MS,
       minBatchSize: Math.min(MIN_BATCH_SIZE, Math.max(1, o.batchSize)),
-      maxBatchSize: Math.max(MAX_BATCH_SIZE, o.batchSize),
+      // Without a target asked for, --batch-size stays the largest batch (the backfill caps it so
+      // too, src/exec/backfill.ts): the throttle then only shrinks batches when it backs off.
+      maxBatchSize: o.targetBatchMs === undefined && c.targetBatchMs === null ? Math.max(1, o.batchSize) : Math.max(MAX_BATCH_SIZE, o.batchSize),
       baseDelayMs: c.delayMs ?? o.batchDelayMs ?? defaultExecOptions.batchDelayMs,
       ...(c.batchSize !== null ? { pinnedBatchSize: c.batchSize } : {}),
     };

@@ -59,11 +59,13 @@ export class VacuumBehind {
 }
 
 async function mayVacuum(client: pg.Client, table: string): Promise<boolean> {
-  const r = await client.query<{ ok: boolean }>(
-    `SELECT pg_has_role(c.relowner, 'USAGE')
+  const r = await client
+    .query<{ ok: boolean }>(
+      `SELECT pg_has_role(c.relowner, 'USAGE')
             OR (current_setting('server_version_num')::int >= 170000 AND has_table_privilege(c.oid, 'MAINTAIN')) AS ok
        FROM pg_class c WHERE c.oid = $1::regclass`,
-    [table],
-  ).catch(async () => client.query<{ ok: boolean }>(`SELECT pg_has_role(c.relowner, 'USAGE') AS ok FROM pg_class c WHERE c.oid = $1::regclass`, [table]));
+      [table],
+    )
+    .catch(async () => client.query<{ ok: boolean }>(`SELECT pg_has_role(c.relowner, 'USAGE') AS ok FROM pg_class c WHERE c.oid = $1::regclass`, [table]));
   return r.rows[0]?.ok === true;
 }

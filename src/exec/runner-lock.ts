@@ -19,7 +19,7 @@ const LOCK_CLASS = 0x7a4d;
 export async function withRunnerLock<T>(client: pg.Client, schema: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
   const key = `tandem:${schema}`;
   if (wait) {
-    await client.query(`SELECT pg_advisory_lock($1, hashtext($2))`, [LOCK_CLASS, key]);
+    await pollForLock(client, key);
   } else {
     if (!(await tryLockWithGrace(client, key))) throw new RunnerBusyError(schema, await describeHolder(client, key));
   }
@@ -28,6 +28,16 @@ export async function withRunnerLock<T>(client: pg.Client, schema: string, wait:
   } finally {
     await client.query(`SELECT pg_advisory_unlock($1, hashtext($2))`, [LOCK_CLASS, key]).catch(() => undefined);
   }
+}
+
+/**
+ * --wait polls with pg_try_advisory_lock instead of blocking in pg_advisory_lock: a statement that
+ * waits for the lock keeps its snapshot open all the while, and CREATE / DROP INDEX CONCURRENTLY of
+ * the runner holding the lock waits for every older snapshot to end — the holder would time out
+ * waiting for its own waiter. Between tries this session holds no snapshot.
+ */
+async function pollForLock(client: pg.Client, key: string): Promise<void> {
+  while (!(await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok`, [LOCK_CLASS, key])).rows[0]!.ok) await sleep(100);
 }
 
 async function tryLockWithGrace(client: pg.Client, key: string): Promise<boolean> {

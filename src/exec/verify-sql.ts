@@ -57,17 +57,23 @@ function upHolds(t: VerifyTable): string {
 }
 
 /**
- * The chunk's row count and two checksums over it in key order: of the stored new columns (with
- * the marker) and of what `up` computes from the old ones (with `true`). Equal checksums: every
- * row of the chunk holds up(old). One statement, so one snapshot.
+ * The chunk's check, one statement (one snapshot): its row count and how many of its rows do not
+ * hold up(old) — compared value by value with IS NOT DISTINCT FROM, in the columns' own types.
+ * With `checksums`, also md5 checksums in key order of the stored new columns (with the marker)
+ * and of what `up` computes (with `true`), kept with the chunk as a record; equal when every row
+ * holds. They cost about seven times the comparison (text output, a sort and a string per
+ * chunk: 700 ms against 95 ms per 100 000 rows measured on one run), hence optional.
  */
-export function chunkChecksumSql(t: VerifyTable, hasStart: boolean, hasEnd: boolean): string {
+export function chunkCheckSql(t: VerifyTable, hasStart: boolean, hasEnd: boolean, checksums: boolean): string {
   const stored = `ROW(${[...t.targets.map((c) => `${ROW}.${ident(c)}`), `${ROW}.${ident(t.markerColumn)} IS TRUE`].join(', ')})::text`;
   const computed = `ROW(${[...t.targets.map((c) => `${UP}.${ident(c)}`), 'true'].join(', ')})::text`;
   const order = keyList(t, ROW);
-  return `SELECT count(*)::bigint AS rows,
-          md5(coalesce(string_agg(${stored}, ',' ORDER BY ${order}), '')) AS stored,
-          md5(coalesce(string_agg(${computed}, ',' ORDER BY ${order}), '')) AS computed
+  const sums = checksums
+    ? `md5(coalesce(string_agg(${stored}, ',' ORDER BY ${order}), '')) AS stored,
+          md5(coalesce(string_agg(${computed}, ',' ORDER BY ${order}), '')) AS computed`
+    : 'NULL::text AS stored, NULL::text AS computed';
+  return `SELECT count(*)::bigint AS rows, count(*) FILTER (WHERE NOT (${upHolds(t)}))::bigint AS differing,
+          ${sums}
      FROM ${qualified(t.schema, t.table)} AS ${ROW} CROSS JOIN ${t.lateral}
     WHERE ${rangeWhere(t, ROW, hasStart, hasEnd)}`;
 }

@@ -3,11 +3,11 @@ import { ExecutionError } from '../errors.js';
 import type { BackfillStep } from '../plan/types.js';
 import type { MigrationRow } from '../state/store.js';
 import { ident, literal, qualified } from '../sql/ident.js';
-import { openBackfillThrottle } from './backfill-throttle.js';
+import { DEFAULT_TARGET_BATCH_MS, openBackfillThrottle } from './backfill-throttle.js';
 import { retryOnLockConflict } from './lock-retry.js';
 import type { ExecOptions, Reporter } from './options.js';
 import { ensureControlTables } from './throttle-control.js';
-import { chunkChecksumSql, chunkEndSql, chunkKeysSql, differingRowsSql, newVersionFixedPointSql, type VerifyTable } from './verify-sql.js';
+import { chunkCheckSql, chunkEndSql, chunkKeysSql, differingRowsSql, newVersionFixedPointSql, type VerifyTable } from './verify-sql.js';
 
 /**
  * `tandem verify`: for every row of each backfilled table, is what the new columns hold what the
@@ -29,8 +29,10 @@ import { chunkChecksumSql, chunkEndSql, chunkKeysSql, differingRowsSql, newVersi
  * every update (updated_at = now()) makes (b) fail, so such rows are reported.
  *
  * How. The table is walked in chunks of its key (range (start, end]); each chunk is one statement
- * giving two checksums (md5 of the stored new columns and of the recomputed ones, in key order).
- * Only a chunk whose checksums differ is searched row by row. A chunk whose recomputation fails
+ * counting the rows whose stored new columns differ from the recomputed ones (typed comparison;
+ * with `checksums`, also md5 checksums of both sides in key order, stored with the chunk, as
+ * Spirit does across two tables — here both sides are in the same row, so the comparison itself
+ * is cheaper and exact). Only a chunk with differing rows is searched row by row. A chunk whose recomputation fails
  * (an `up` that errors on some row) is split until the failing rows are found, and they are
  * reported as mismatches. Every chunk's result is stored (tandem.verify_chunks) as it is checked,
  * so an interrupted verify resumes after its last chunk; the chunks are paced by the backfill
@@ -47,6 +49,8 @@ export interface VerifyOptions {
   restart?: boolean;
   /** Mismatches reported in full (all are counted); default 100. */
   maxReported?: number;
+  /** Also compute and store md5 checksums of each chunk's stored and recomputed columns (slower). */
+  checksums?: boolean;
 }
 
 export interface Mismatch {
@@ -66,6 +70,7 @@ export interface TableVerification {
   rows: number;
   chunks: number;
   mismatches: number;
+  notSynced: number;
   /** Why the table was not verified, if it was not. */
   skipped?: string;
   /** SQL that re-syncs the mismatched rows from the old columns, as the backfill does. */
@@ -79,6 +84,8 @@ export interface VerifyReport {
   ok: boolean;
   rowsChecked: number;
   mismatchCount: number;
+  /** Of the mismatches, the rows whose marker is not true (what complete's marker check reports on its own). */
+  notSyncedCount: number;
   tables: TableVerification[];
   mismatches: Mismatch[];
   durationMs: number;
@@ -99,7 +106,7 @@ export async function verifyMigration(client: pg.Client, row: MigrationRow, opts
   for (const step of backfilledTables(row)) {
     const setup = await tableSetup(client, step);
     if (typeof setup === 'string') {
-      tables.push({ table: step.table, rows: 0, chunks: 0, mismatches: 0, skipped: setup });
+      tables.push({ table: step.table, rows: 0, chunks: 0, mismatches: 0, notSynced: 0, skipped: setup });
       continue;
     }
     await verifyTable(client, row, runId, setup, opts);
@@ -115,6 +122,7 @@ export async function verifyMigration(client: pg.Client, row: MigrationRow, opts
     ok: mismatchCount === 0,
     rowsChecked: tables.reduce((n, t) => n + t.rows, 0),
     mismatchCount,
+    notSyncedCount: tables.reduce((n, t) => n + t.notSynced, 0),
     tables,
     mismatches,
     durationMs: Math.round(performance.now() - began),
@@ -160,9 +168,7 @@ async function tableSetup(client: pg.Client, step: StepWithUp): Promise<VerifyTa
 /** The unfinished run to resume, else a new one. */
 async function openRun(client: pg.Client, migrationId: string, restart: boolean): Promise<{ runId: string; resumed: boolean }> {
   if (!restart) {
-    const r = await client.query<{ id: string }>(`SELECT id::text FROM tandem.verify_runs WHERE migration_id = $1 AND finished_at IS NULL ORDER BY id DESC LIMIT 1`, [
-      migrationId,
-    ]);
+    const r = await client.query<{ id: string }>(`SELECT id::text FROM tandem.verify_runs WHERE migration_id = $1 AND finished_at IS NULL ORDER BY id DESC LIMIT 1`, [migrationId]);
     if (r.rows[0]) return { runId: r.rows[0].id, resumed: true };
   }
   const r = await client.query<{ id: string }>(`INSERT INTO tandem.verify_runs (migration_id) VALUES ($1) RETURNING id::text`, [migrationId]);
@@ -190,7 +196,8 @@ async function verifyTable(client: pg.Client, row: MigrationRow, runId: string, 
     schema: t.schema,
     table: t.table,
     slice: -1,
-    options: { ...opts.exec, batchSize: opts.chunkRows ?? DEFAULT_CHUNK_ROWS },
+    // A target, so that chunks grow past the first size toward ~100 ms each.
+    options: { ...opts.exec, batchSize: opts.chunkRows ?? DEFAULT_CHUNK_ROWS, targetBatchMs: opts.exec.targetBatchMs ?? DEFAULT_TARGET_BATCH_MS },
     ...(opts.reporter ? { reporter: opts.reporter } : {}),
   });
   try {
@@ -198,11 +205,23 @@ async function verifyTable(client: pg.Client, row: MigrationRow, runId: string, 
       const { batchSize } = await throttle.beforeBatch();
       const began = performance.now();
       const end = await chunkEnd(client, t, start, batchSize);
-      const result = await checkRange(client, row, t, start, end, opts.exec);
+      const result = await checkRange(client, row, t, start, end, opts);
       await client.query(
-        `INSERT INTO tandem.verify_chunks (run_id, table_name, chunk, range_start, range_end, rows, stored_checksum, computed_checksum, mismatches, mismatched_keys)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-        [runId, t.table, chunk, start, end, result.rows, result.stored, result.computed, result.mismatches.length, JSON.stringify(result.mismatches.slice(0, KEYS_PER_CHUNK_STORED))],
+        `INSERT INTO tandem.verify_chunks (run_id, table_name, chunk, range_start, range_end, rows, stored_checksum, computed_checksum, mismatches, not_synced, mismatched_keys)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10) ON CONFLICT DO NOTHING`,
+        [
+          runId,
+          t.table,
+          chunk,
+          start,
+          end,
+          result.rows,
+          result.stored,
+          result.computed,
+          result.mismatches.length,
+          JSON.stringify(result.mismatches.slice(0, KEYS_PER_CHUNK_STORED)),
+          result.mismatches.filter((m) => m.reason === 'not-synced').length,
+        ],
       );
       throttle.afterBatch({ rows: result.rows, durationMs: performance.now() - began });
       if (end === null) return;
@@ -225,18 +244,27 @@ function rangeParams(start: string[] | null, end: string[] | null): string[] {
 }
 
 /** Checksums of the range; the rows that differ only when they do; split on a row whose `up` fails. */
-async function checkRange(client: pg.Client, row: MigrationRow, t: VerifyTable, start: string[] | null, end: string[] | null, exec: ExecOptions): Promise<ChunkResult> {
+async function checkRange(client: pg.Client, row: MigrationRow, t: VerifyTable, start: string[] | null, end: string[] | null, opts: VerifyOptions): Promise<ChunkResult> {
   try {
-    const sums = await client.query<{ rows: string; stored: string; computed: string }>(chunkChecksumSql(t, start !== null, end !== null), rangeParams(start, end));
-    const s = sums.rows[0]!;
+    const check = await client.query<{ rows: string; differing: string; stored: string | null; computed: string | null }>(
+      chunkCheckSql(t, start !== null, end !== null, opts.checksums === true),
+      rangeParams(start, end),
+    );
+    const s = check.rows[0]!;
     const result = { rows: Number(s.rows), stored: s.stored, computed: s.computed, mismatches: [] as Mismatch[] };
-    if (s.stored === s.computed) return result;
+    if (Number(s.differing) === 0) return result;
     const diff = await client.query<{ key: string[]; synced: boolean; columns: string[]; stored: string; computed: string }>(differingRowsSql(t, start !== null, end !== null), [
       ...rangeParams(start, end),
       result.rows + 1,
     ]);
     const candidates = diff.rows.filter((d) => d.synced && d.columns.length > 0);
-    const consistent = await writtenByNewVersion(client, row, t, candidates.map((c) => c.key), exec);
+    const consistent = await writtenByNewVersion(
+      client,
+      row,
+      t,
+      candidates.map((c) => c.key),
+      opts.exec,
+    );
     result.mismatches = diff.rows
       .filter((d) => !consistent.has(JSON.stringify(d.key)))
       .map((d) => ({
@@ -250,7 +278,7 @@ async function checkRange(client: pg.Client, row: MigrationRow, t: VerifyTable, 
     return result;
   } catch (err) {
     if (!DATA_ERROR.test((err as { code?: string }).code ?? '')) throw err;
-    return splitFailingRange(client, row, t, start, end, exec, err as Error);
+    return splitFailingRange(client, row, t, start, end, opts, err as Error);
   }
 }
 
@@ -261,7 +289,7 @@ async function splitFailingRange(
   t: VerifyTable,
   start: string[] | null,
   end: string[] | null,
-  exec: ExecOptions,
+  opts: VerifyOptions,
   err: Error,
 ): Promise<ChunkResult> {
   const keys = (await client.query<{ key: string[] }>(chunkKeysSql(t, start !== null, end !== null), rangeParams(start, end))).rows.map((r) => r.key);
@@ -270,8 +298,8 @@ async function splitFailingRange(
     return { rows: keys.length, stored: null, computed: null, mismatches };
   }
   const mid = keys[Math.floor(keys.length / 2) - 1]!;
-  const a = await checkRange(client, row, t, start, mid, exec);
-  const b = await checkRange(client, row, t, mid, end, exec);
+  const a = await checkRange(client, row, t, start, mid, opts);
+  const b = await checkRange(client, row, t, mid, end, opts);
   return { rows: a.rows + b.rows, stored: null, computed: null, mismatches: [...a.mismatches, ...b.mismatches] };
 }
 
@@ -309,19 +337,24 @@ function keyRecord(t: VerifyTable, key: string[]): Record<string, string> {
 }
 
 async function tableTotals(client: pg.Client, runId: string, t: VerifyTable): Promise<TableVerification> {
-  const r = await client.query<{ rows: string; chunks: number; mismatches: string }>(
-    `SELECT coalesce(sum(rows), 0)::text AS rows, count(*)::int AS chunks, coalesce(sum(mismatches), 0)::text AS mismatches FROM tandem.verify_chunks WHERE run_id = $1 AND table_name = $2`,
+  const r = await client.query<{ rows: string; chunks: number; mismatches: string; not_synced: string }>(
+    `SELECT coalesce(sum(rows), 0)::text AS rows, count(*)::int AS chunks, coalesce(sum(mismatches), 0)::text AS mismatches,
+            coalesce(sum(not_synced), 0)::text AS not_synced
+       FROM tandem.verify_chunks WHERE run_id = $1 AND table_name = $2`,
     [runId, t.table],
   );
   const totals = r.rows[0]!;
   const mismatches = Number(totals.mismatches);
-  const result: TableVerification = { table: t.table, rows: Number(totals.rows), chunks: totals.chunks, mismatches };
+  const result: TableVerification = { table: t.table, rows: Number(totals.rows), chunks: totals.chunks, mismatches, notSynced: Number(totals.not_synced) };
   if (mismatches > 0) {
     const keys = await client.query<{ key: Record<string, string> }>(
       `SELECT m -> 'key' AS key FROM tandem.verify_chunks c CROSS JOIN jsonb_array_elements(c.mismatched_keys) AS m WHERE c.run_id = $1 AND c.table_name = $2 ORDER BY c.chunk LIMIT 20`,
       [runId, t.table],
     );
-    result.resyncSql = resyncSql(t, keys.rows.map((k) => t.keyColumns.map((c) => k.key[c]!)));
+    result.resyncSql = resyncSql(
+      t,
+      keys.rows.map((k) => t.keyColumns.map((c) => k.key[c]!)),
+    );
   }
   return result;
 }
@@ -353,19 +386,26 @@ export function describeMismatch(m: Mismatch): string {
   return `${m.table} ${key}: ${m.columns.join(', ')} holds ${m.stored ?? '?'}, \`up\` of the old columns gives ${m.computed ?? '?'} (and it is not \`down\`-consistent either)`;
 }
 
-/** `complete`'s check: refuse, changing nothing, when a row differs. */
+/**
+ * `complete`'s check: refuse, changing nothing, when a row differs. Rows whose marker is not true
+ * are left to complete's first step (the marker check, src/plan/complete-order.ts), which refuses
+ * them with its own hint (`backfill-incomplete`); this check refuses the rows that are marked in
+ * sync but hold something else than the migration computes.
+ */
 export async function assertVerified(client: pg.Client, row: MigrationRow, opts: VerifyOptions): Promise<VerifyReport> {
   const report = await verifyMigration(client, row, { ...opts, restart: true });
-  if (report.ok) return report;
-  const shown = report.mismatches.slice(0, 10).map((m) => `    ${describeMismatch(m)}`);
-  const more = report.mismatchCount > shown.length ? [`    … ${report.mismatchCount - shown.length} more (\`tandem verify --json\` lists them)`] : [];
+  const differing = report.mismatchCount - report.notSyncedCount;
+  if (differing === 0) return report;
+  const listed = report.mismatches.filter((m) => m.reason !== 'not-synced');
+  const shown = listed.slice(0, 10).map((m) => `    ${describeMismatch(m)}`);
+  const more = differing > shown.length ? [`    … ${differing - shown.length} more (\`tandem verify --json\` lists them)`] : [];
   const resync = report.tables.filter((t) => t.resyncSql).map((t) => `    ${t.resyncSql}`);
   throw new ExecutionError(
-    `verify: ${report.mismatchCount} row${report.mismatchCount === 1 ? '' : 's'} of migration ${row.name} do not hold what the migration computes:\n${[...shown, ...more].join('\n')}\n` +
+    `verify: ${differing} row${differing === 1 ? '' : 's'} of migration ${row.name} do not hold what the migration computes:\n${[...shown, ...more].join('\n')}\n` +
       `  nothing was changed: no step ran, the migration stays ${row.phase}.\n` +
       `  hint: re-sync those rows from the old columns as the backfill does, then run \`tandem complete\` again:\n${resync.join('\n')}\n` +
       '  or run `tandem rollback`; `tandem complete --no-verify` skips this check.',
-    { table: report.mismatches[0]?.table ?? '' },
+    { table: listed[0]?.table ?? '' },
     { code: 'verify-mismatch' },
   );
 }

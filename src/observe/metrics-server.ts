@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createMetrics, type TandemMetrics } from './metrics.js';
-import { readSnapshot } from './state-snapshot.js';
+import { readObservedState } from './state-extras.js';
 
 export interface RunnerMetricsServer {
   port: number;
@@ -28,7 +28,7 @@ export async function startRunnerMetrics(opts: { port: number; databaseUrl: stri
     }
     return client;
   };
-  const metrics = createMetrics({ snapshot: async () => readSnapshot(await db(), { schema: opts.schema }), fromEvents: true });
+  const metrics = createMetrics({ snapshot: async () => readObservedState(await db(), { schema: opts.schema }), fromEvents: true });
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');

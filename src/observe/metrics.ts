@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { onEvent } from './events.js';
 import { etaSeconds, RateTracker } from './rate.js';
-import type { StateSnapshot } from './state-snapshot.js';
+import type { ObservedState } from './state-extras.js';
 
 /**
  * Prometheus metrics of Tandem (documented in docs/metrics.md). The state metrics are read from
@@ -17,7 +17,7 @@ export interface TandemMetrics {
 const migrationLabels = ['schema', 'migration'] as const;
 const tableLabels = ['schema', 'migration', 'table'] as const;
 
-export function createMetrics(opts: { snapshot: () => Promise<StateSnapshot>; fromEvents: boolean }): TandemMetrics {
+export function createMetrics(opts: { snapshot: () => Promise<ObservedState>; fromEvents: boolean }): TandemMetrics {
   const registry = new Registry();
   const rates = new RateTracker();
   // prom-client collects every metric of a scrape concurrently: each one's collect awaits the same
@@ -90,12 +90,105 @@ export function createMetrics(opts: { snapshot: () => Promise<StateSnapshot>; fr
     collect,
   });
   const waiting = new Gauge({ name: 'tandem_lock_waiting_sessions', help: 'Sessions of the database waiting for a lock now', registers: [registry], collect });
+  const paused = new Gauge({
+    name: 'tandem_backfill_paused',
+    help: '1 while the backfill is paused (tandem backfill pause)',
+    labelNames: migrationLabels,
+    registers: [registry],
+    collect,
+  });
+  const batchSize = new Gauge({
+    name: 'tandem_backfill_batch_size',
+    help: 'Current batch size of each backfill worker (slice)',
+    labelNames: [...tableLabels, 'slice'],
+    registers: [registry],
+    collect,
+  });
+  const batchDelay = new Gauge({
+    name: 'tandem_backfill_batch_delay_seconds',
+    help: 'Current pause between batches of each backfill worker',
+    labelNames: [...tableLabels, 'slice'],
+    registers: [registry],
+    collect,
+  });
+  const verifyRows = new Gauge({
+    name: 'tandem_verify_rows_checked',
+    help: 'Rows compared by the latest tandem verify run',
+    labelNames: migrationLabels,
+    registers: [registry],
+    collect,
+  });
+  const verifyChunks = new Gauge({
+    name: 'tandem_verify_chunks_checked',
+    help: 'Chunks checksummed by the latest tandem verify run',
+    labelNames: migrationLabels,
+    registers: [registry],
+    collect,
+  });
+  const verifyMismatches = new Gauge({
+    name: 'tandem_verify_mismatches',
+    help: 'Rows whose new columns differ from what up computes, in the latest verify run',
+    labelNames: migrationLabels,
+    registers: [registry],
+    collect,
+  });
+  const verifyFinished = new Gauge({
+    name: 'tandem_verify_finished',
+    help: '1 when the latest verify run has checked every chunk',
+    labelNames: migrationLabels,
+    registers: [registry],
+    collect,
+  });
+  const rolloutPercent = new Gauge({
+    name: 'tandem_rollout_percent',
+    help: 'Share of keys routed to the new version (0-100)',
+    labelNames: migrationLabels,
+    registers: [registry],
+    collect,
+  });
+  const versionLabels = ['schema', 'version', 'side'] as const;
+  const vStatements = new Gauge({
+    name: 'tandem_version_statements_last_minute',
+    help: 'Statements the clients ran on the version in the last 60 s',
+    labelNames: versionLabels,
+    registers: [registry],
+    collect,
+  });
+  const vErrors = new Gauge({
+    name: 'tandem_version_errors_last_minute',
+    help: 'Failed statements on the version in the last 60 s, by SQLSTATE',
+    labelNames: [...versionLabels, 'sqlstate'],
+    registers: [registry],
+    collect,
+  });
+  const vErrorRatio = new Gauge({
+    name: 'tandem_version_error_ratio',
+    help: 'Failed ÷ all statements on the version in the last 60 s',
+    labelNames: versionLabels,
+    registers: [registry],
+    collect,
+  });
+  const vP50 = new Gauge({
+    name: 'tandem_version_latency_p50_seconds',
+    help: 'Median statement latency on the version in the last 60 s',
+    labelNames: versionLabels,
+    registers: [registry],
+    collect,
+  });
+  const vP99 = new Gauge({
+    name: 'tandem_version_latency_p99_seconds',
+    help: '99th percentile statement latency on the version in the last 60 s',
+    labelNames: versionLabels,
+    registers: [registry],
+    collect,
+  });
   const initialized = new Gauge({ name: 'tandem_state_initialized', help: '1 when the tandem state schema exists', registers: [registry], collect });
 
   // Every state metric is refilled from the same snapshot at each scrape.
   async function fill(): Promise<void> {
     const s = await opts.snapshot();
-    for (const m of [phase, stepsDone, stepsTotal, rowsDone, rowsEstimated, backfillDone, rate, eta, lockRetries, lockWaited]) m.reset();
+    const all = [phase, stepsDone, stepsTotal, rowsDone, rowsEstimated, backfillDone, rate, eta, lockRetries, lockWaited, paused, batchSize, batchDelay];
+    for (const m of [...all, verifyRows, verifyChunks, verifyMismatches, verifyFinished, rolloutPercent, vStatements, vErrors, vErrorRatio, vP50, vP99]) m.reset();
     initialized.set(s.initialized ? 1 : 0);
     waiting.set(s.lockWaits.length);
     const now = Date.parse(s.takenAt);
@@ -111,15 +204,44 @@ export function createMetrics(opts: { snapshot: () => Promise<StateSnapshot>; fr
         rowsDone.inc(labels, b.rowsDone);
         rowsEstimated.set(labels, b.estimatedRows);
         backfillDone.set(labels, b.done ? 1 : 0);
-        const r = b.done ? 0 : rates.observe(`${m.id}/${b.table}`, b.rowsDone, now);
+        // The rate the workers measure themselves, when they record it; else from successive scrapes.
+        const live = s.extras.backfill[m.id]?.tables.find((t) => t.table === b.table);
+        const scraped = b.done ? 0 : rates.observe(`${m.id}/${b.table}`, b.rowsDone, now);
+        const r = live && live.rowsPerSecond > 0 ? live.rowsPerSecond : scraped;
         if (r !== undefined) rate.set(labels, r);
         // With no estimate (a table never analyzed) there is no ETA to give.
-        const left = b.done ? 0 : b.estimatedRows > 0 ? etaSeconds(b.rowsDone, Math.max(b.estimatedRows, b.rowsDone), r) : undefined;
-        if (left !== undefined) eta.set(labels, left);
+        const left = b.done ? 0 : (live?.etaSeconds ?? (b.estimatedRows > 0 ? etaSeconds(b.rowsDone, Math.max(b.estimatedRows, b.rowsDone), r) : undefined));
+        if (left !== undefined && left !== null) eta.set(labels, left);
+        for (const slice of live?.slices ?? []) {
+          if (slice.finished) continue;
+          batchSize.set({ ...labels, slice: String(slice.slice) }, slice.batchSize);
+          batchDelay.set({ ...labels, slice: String(slice.slice) }, slice.delayMs / 1000);
+        }
       }
+      const controls = s.extras.backfill[m.id]?.controls;
+      if (controls) paused.set(base, controls.paused ? 1 : 0);
+      const v = s.extras.verify[m.id];
+      if (v) {
+        verifyRows.set(base, v.rows);
+        verifyChunks.set(base, v.chunks);
+        verifyMismatches.set(base, v.mismatches);
+        verifyFinished.set(base, v.finishedAt ? 1 : 0);
+      }
+      const rollout = s.extras.rollouts.find((x) => x.migrationId === m.id);
+      if (rollout) rolloutPercent.set(base, rollout.percent);
       for (const l of m.lockRetries) {
         lockRetries.inc({ ...base, step: l.step }, l.retries);
         lockWaited.inc({ ...base, step: l.step }, l.waitedSeconds);
+      }
+    }
+    for (const r of s.extras.rollouts) {
+      for (const h of r.health) {
+        const labels = { schema: r.schema, version: h.version, side: h.side };
+        vStatements.set(labels, h.statements);
+        vErrorRatio.set(labels, h.errorRate);
+        vP50.set(labels, h.p50Ms / 1000);
+        vP99.set(labels, h.p99Ms / 1000);
+        for (const [sqlstate, n] of Object.entries(h.errorsBySqlstate)) vErrors.set({ ...labels, sqlstate }, n);
       }
     }
   }

@@ -23,7 +23,8 @@ export interface MigrateResult {
   outOfOrder: string[];
   /** Applied migrations that no file of the directory gives (`tandem pull` writes them). */
   notInDirectory: string[];
-  /** What the new app uses: the latest version schema after this run. */
+  /** What the new app uses: the latest version schema after this run (also `latest.versionSchema`). */
+  latestVersionSchema: string;
   latest: LatestVersion;
   actions: { kind: MigrateAction['kind']; file: string; migration: string; resumed: boolean; versionSchema?: string }[];
   warnings: string[];
@@ -38,8 +39,13 @@ export class MigrateStepError extends TandemError {
   readonly migration: string;
   readonly phase: 'start' | 'complete';
   readonly step: string | undefined;
-  constructor(action: MigrateAction, cause: unknown, readonly appliedBefore: string[], changed: boolean) {
-    const step = stepOf(cause);
+  constructor(
+    action: MigrateAction,
+    cause: unknown,
+    readonly appliedBefore: string[],
+    changed: boolean,
+    step: string | undefined,
+  ) {
     const causeMessage = cause instanceof Error ? cause.message : String(cause);
     const exitCode = cause instanceof TandemError && !changed ? cause.exitCode : 1;
     super(
@@ -57,10 +63,14 @@ export class MigrateStepError extends TandemError {
   }
 }
 
-function stepOf(err: unknown): string | undefined {
-  if (err instanceof ExecutionError) return err.details.step;
+/** The step that failed: from the error, else as the executor recorded it (tandem.migrations.last_error). */
+async function failedStep(client: pg.Client, schema: string, name: string, err: unknown): Promise<string | undefined> {
+  if (err instanceof ExecutionError && err.details.step) return err.details.step;
   if (err instanceof LockTimeoutError) return err.step;
-  return undefined;
+  const r = await client
+    .query<{ step: string | null }>(`SELECT last_error ->> 'step' AS step FROM tandem.migrations WHERE schema_name = $1 AND name = $2 AND phase <> 'rolled_back'`, [schema, name])
+    .catch(() => undefined);
+  return r?.rows[0]?.step ?? undefined;
 }
 
 /**
@@ -85,6 +95,7 @@ export async function migrateDirectory(client: pg.Client, files: DirectoryMigrat
       pending: plan.leftPending.map((f) => f.name),
       outOfOrder: plan.outOfOrder.map((f) => f.name),
       notInDirectory: plan.notInDirectory.map((e) => e.name),
+      latestVersionSchema: schema,
       latest: { versionSchema: schema, migration: null, phase: null },
       actions: [],
       warnings: [],
@@ -92,6 +103,7 @@ export async function migrateDirectory(client: pg.Client, files: DirectoryMigrat
     };
     for (const action of plan.actions) await runAction(client, action, opts, result);
     result.latest = await latestVersion(client, schema);
+    result.latestVersionSchema = result.latest.versionSchema;
     result.durationMs = Math.round(performance.now() - t0);
     return result;
   });
@@ -123,6 +135,7 @@ async function runAction(client: pg.Client, action: MigrateAction, opts: EngineO
       result.actions.push({ kind: 'complete', file: file.fileName, migration: r.migration, resumed: action.resume, versionSchema: r.versionSchema });
     }
   } catch (err) {
-    throw new MigrateStepError(action, err, result.applied, result.actions.length > 0);
+    const step = await failedStep(client, result.schema, file.name, err);
+    throw new MigrateStepError(action, err, result.applied, result.actions.length > 0, step);
   }
 }

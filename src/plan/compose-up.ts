@@ -121,8 +121,7 @@ function addLevel(walk: Walk, columns: StageColumn[], values: Map<number, Ref>, 
   const newRow = computed.some((c) => usesNew(c.sql)) ? `, LATERAL (SELECT ${UP_ROW_ALIAS}.*) AS "new"` : '';
   const stage = `LATERAL (SELECT ${computed.map((c) => c.sql).join(', ')} FROM (SELECT ${bindings.join(', ')}) AS ${BIND_ALIAS}${newRow}) AS ${STAGE_ALIAS}`;
   const outputs = [...carried, ...computed.map((c) => `${STAGE_ALIAS}.${ident(c.name)}`)];
-  walk.level =
-    walk.level === undefined ? `SELECT ${outputs.join(', ')} FROM ${stage}` : `SELECT ${outputs.join(', ')} FROM (${walk.level}) AS ${LEVEL_ALIAS} CROSS JOIN ${stage}`;
+  walk.level = walk.level === undefined ? `SELECT ${outputs.join(', ')} FROM ${stage}` : `SELECT ${outputs.join(', ')} FROM (${walk.level}) AS ${LEVEL_ALIAS} CROSS JOIN ${stage}`;
   walk.computed.push(...computed.map((c) => c.name));
 }
 

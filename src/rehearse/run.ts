@@ -289,10 +289,9 @@ async function joinNewVersion(
   void started.finally(() => (done = true)).catch(() => undefined);
   try {
     for (;;) {
-      const r = await probe.query<{ s: string }>(
-        `SELECT version_schema AS s FROM tandem.migrations WHERE schema_name = $1 AND name = $2 ORDER BY id DESC LIMIT 1`,
-        [opts.schema, migration.name],
-      ).catch(() => ({ rows: [] as { s: string }[] }));
+      const r = await probe
+        .query<{ s: string }>(`SELECT version_schema AS s FROM tandem.migrations WHERE schema_name = $1 AND name = $2 ORDER BY id DESC LIMIT 1`, [opts.schema, migration.name])
+        .catch(() => ({ rows: [] as { s: string }[] }));
       const schema = r.rows[0]?.s;
       const exists = schema ? (await probe.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema])).rowCount === 1 : false;
       if (schema && exists) {
@@ -310,7 +309,14 @@ async function joinNewVersion(
 }
 
 /** The phase's steps, with their locks and rows (from the stored plan) and lock waits (from the audit log). */
-async function phaseTiming(runner: pg.Client, rows: EstimateFacts['tables'], migration: string, phase: Phase, ran: { description: string; seconds: number }[], ms: number): Promise<PhaseTiming> {
+async function phaseTiming(
+  runner: pg.Client,
+  rows: EstimateFacts['tables'],
+  migration: string,
+  phase: Phase,
+  ran: { description: string; seconds: number }[],
+  ms: number,
+): Promise<PhaseTiming> {
   const row = await runner.query<{ id: string; name: string; schema_name: string; plan: unknown }>(
     `SELECT id::text, name, schema_name, plan FROM tandem.migrations WHERE name = $1 ORDER BY id DESC LIMIT 1`,
     [migration],
@@ -348,9 +354,10 @@ async function phaseTiming(runner: pg.Client, rows: EstimateFacts['tables'], mig
 
 /** Every table of the schema with its exact row count. */
 async function tableRows(client: pg.Client, schema: string): Promise<EstimateFacts['tables']> {
-  const r = await client.query<{ table: string }>(`SELECT relname::text AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND relkind = 'r'`, [
-    schema,
-  ]);
+  const r = await client.query<{ table: string }>(
+    `SELECT relname::text AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND relkind = 'r'`,
+    [schema],
+  );
   const stats = (await gatherEstimateFacts(client, { schema, tables: r.rows.map((x) => x.table) })).tables;
   for (const t of stats) t.rows = Number((await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualified(schema, t.table)}`)).rows[0]!.n);
   return stats;

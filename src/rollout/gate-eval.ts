@@ -63,7 +63,12 @@ const show = (metric: HealthMetric, v: number) => (metric === 'error-rate' ? `${
 export function judgeHealthGate(spec: Extract<GateSpec, { kind: 'health' }>, facts: HealthFacts, minStatements: number): GateVerdict {
   const base = { gate: spec.text, kind: spec.kind } as const;
   if (facts.new.statements < Math.max(1, minStatements)) {
-    return { ...base, passed: true, judged: false, detail: `${facts.new.statements} statements of the new version in the window: too few to judge (--min-statements ${minStatements})` };
+    return {
+      ...base,
+      passed: true,
+      judged: false,
+      detail: `${facts.new.statements} statements of the new version in the window: too few to judge (--min-statements ${minStatements})`,
+    };
   }
   const relative = spec.threshold.relativeTo === 'old';
   if (relative && facts.old.statements < Math.max(1, minStatements)) {
@@ -117,7 +122,11 @@ export function judgePromResponse(spec: GateSpec, body: unknown): GateVerdict {
   if (values.length === 0) return { ...base, passed: false, detail: 'the query returned no sample' };
   const falsy = values.filter((v) => !(Number.isFinite(v) && v !== 0));
   const shown = values.slice(0, 5).join(', ') + (values.length > 5 ? ', …' : '');
-  return { ...base, passed: falsy.length === 0, detail: `${values.length} sample${values.length === 1 ? '' : 's'}: ${shown}${falsy.length ? ` (${falsy.length} zero or NaN)` : ''}` };
+  return {
+    ...base,
+    passed: falsy.length === 0,
+    detail: `${values.length} sample${values.length === 1 ? '' : 's'}: ${shown}${falsy.length ? ` (${falsy.length} zero or NaN)` : ''}`,
+  };
 }
 
 function promValues(type: unknown, result: unknown): number[] | undefined {

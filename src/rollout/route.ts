@@ -28,8 +28,12 @@ export async function activeMigration(client: pg.Client, schema: string): Promis
   if (!(await stateSchemaReady(client))) throw noMigration(schema);
   const m = await inProgress(client, schema);
   if (!m) throw noMigration(schema);
-  if (m.phase === 'starting') throw new StateError(`migration "${m.name}" has not finished starting`, 'run `tandem start` with its file again to finish it', { code: 'not-started' });
-  if (m.phase !== 'active') throw new StateError(`migration "${m.name}" is ${m.phase.replace('_', ' ')}: its rollout is over`, undefined, { code: m.phase === 'completing' ? 'completing' : 'rolling-back' });
+  if (m.phase === 'starting')
+    throw new StateError(`migration "${m.name}" has not finished starting`, 'run `tandem start` with its file again to finish it', { code: 'not-started' });
+  if (m.phase !== 'active')
+    throw new StateError(`migration "${m.name}" is ${m.phase.replace('_', ' ')}: its rollout is over`, undefined, {
+      code: m.phase === 'completing' ? 'completing' : 'rolling-back',
+    });
   return m;
 }
 

@@ -12,7 +12,7 @@
  */
 import type pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidInputError, type TandemError } from '../errors.js';
+import { InvalidInputError, RunnerBusyError, type TandemError } from '../errors.js';
 import type { EngineOptions } from '../engine/lifecycle.js';
 import { oldVersionOf } from '../state/rollout-store.js';
 import { sqlstateOf } from '../client/sql-runner.js';
@@ -94,7 +94,26 @@ export interface RolloutRunResult {
 
 const healthLine = (h: HealthFacts['new']): HealthLine => ({ statements: h.statements, errors: h.errors, errorRate: errorRate(h), p99Ms: h.p99Ms });
 
+/** Advisory lock class of "one `rollout run` per schema" (the runner lock of start/complete/rollback is 0x7a4d). */
+const ROLLOUT_RUN_LOCK_CLASS = 0x7a4e;
+
+/**
+ * One run per schema at a time (two would widen and route back against each other): a session
+ * advisory lock, so a killed run's lock goes with its connection. A rollback it starts takes the
+ * runner lock as any rollback does.
+ */
 export async function runRollout(client: pg.Client, opts: RolloutRunOptions): Promise<RolloutRunResult> {
+  const key = `tandem-rollout-run:${opts.schema}`;
+  const got = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok`, [ROLLOUT_RUN_LOCK_CLASS, key]);
+  if (!got.rows[0]!.ok) throw new RunnerBusyError(opts.schema, 'another `tandem rollout run` on this schema');
+  try {
+    return await runLocked(client, opts);
+  } finally {
+    await client.query(`SELECT pg_advisory_unlock($1, hashtext($2))`, [ROLLOUT_RUN_LOCK_CLASS, key]).catch(() => undefined);
+  }
+}
+
+async function runLocked(client: pg.Client, opts: RolloutRunOptions): Promise<RolloutRunResult> {
   const m = await activeMigration(client, opts.schema);
   await checkSqlGates(client, opts);
   const from = await currentPercent(client, m);

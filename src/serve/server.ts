@@ -12,10 +12,17 @@ export interface RunningServe {
 }
 
 /** Start `tandem serve` on host:port with a small pool of its own; stops on SIGINT/SIGTERM. */
-export async function startServe(opts: { databaseUrl: string; host: string; port: number; token: string; schema?: string | undefined }): Promise<RunningServe> {
+export async function startServe(opts: {
+  databaseUrl: string;
+  host: string;
+  port: number;
+  token: string;
+  schema?: string | undefined;
+  allowActions?: boolean;
+}): Promise<RunningServe> {
   const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4, application_name: 'tandem serve' });
   pool.on('error', () => undefined); // an idle connection lost: the next request opens another
-  const app = createServeApp({ pool, token: opts.token, schema: opts.schema });
+  const app = createServeApp({ pool, token: opts.token, schema: opts.schema, allowActions: opts.allowActions === true });
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s));
     s.once('error', (err: Error) =>

@@ -57,8 +57,11 @@ export const backfillControlDdl: string[] = [
     stored_checksum text,
     computed_checksum text,
     mismatches bigint NOT NULL DEFAULT 0,
+    not_synced bigint NOT NULL DEFAULT 0,
     mismatched_keys jsonb NOT NULL DEFAULT '[]',
     checked_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, table_name, chunk)
   )`,
+  // Added after the table's first shape (dev installs of the same state version).
+  `ALTER TABLE tandem.verify_chunks ADD COLUMN IF NOT EXISTS not_synced bigint NOT NULL DEFAULT 0`,
 ];

@@ -7,6 +7,9 @@
  * instance reads (src/client/rollout-state.ts). While a migration is in progress migration_id is
  * set, old_version/new_version are its two version schemas and `percent` of the keys go to the
  * new one; otherwise migration_id is NULL and every key gets new_version (the latest).
+ * Every change to it is announced, on commit, by `NOTIFY tandem_rollout, '<schema>'` sent in the
+ * same transaction by the code that changes it (rollout-store.ts; no trigger, so the state schema
+ * holds no function besides tandem.use_version). A hand-made UPDATE is learnt by polling.
  * tandem.version_health: what clients counted per version, flushed every few seconds.
  * Application roles need SELECT on the first and INSERT on the second (`tandem grant-client`).
  */
@@ -25,15 +28,6 @@ export const rolloutDdl: string[] = [
     updated_at timestamptz NOT NULL DEFAULT now(),
     updated_by text NOT NULL DEFAULT current_user
   )`,
-  // Every change is announced on commit; the payload is the schema, listeners re-read its row.
-  `CREATE OR REPLACE FUNCTION tandem.notify_rollout() RETURNS trigger LANGUAGE plpgsql AS $fn$
-     BEGIN
-       PERFORM pg_notify('${ROLLOUT_NOTIFY_CHANNEL}', NEW.schema_name);
-       RETURN NULL;
-     END
-   $fn$`,
-  `CREATE OR REPLACE TRIGGER rollouts_notify AFTER INSERT OR UPDATE ON tandem.rollouts
-     FOR EACH ROW EXECUTE FUNCTION tandem.notify_rollout()`,
   // Installs whose migrations predate this table: the latest finished or active migration of each schema.
   `INSERT INTO tandem.rollouts (schema_name, migration_id, migration_name, old_version, new_version, percent)
    SELECT DISTINCT ON (m.schema_name) m.schema_name,

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { StateError } from '../errors.js';
-import { rolloutDdl } from './ddl-rollout.js';
+import { ROLLOUT_NOTIFY_CHANNEL, rolloutDdl } from './ddl-rollout.js';
 import { inProgress, setPhase, stateSchemaReady } from './store.js';
 
 type Db = pg.Client | pg.PoolClient;
@@ -22,6 +22,11 @@ export interface RolloutMigration {
   schema_name: string;
   version_schema: string;
   previous_version_schema: string | null;
+}
+
+/** Tell listening clients (delivered when the transaction commits; nothing if it rolls back). */
+async function notifyRollout(client: Db, schema: string): Promise<void> {
+  await client.query(`SELECT pg_notify($1, $2)`, [ROLLOUT_NOTIFY_CHANNEL, schema]);
 }
 
 /** The version the old application uses: the previous version schema, else the schema's tables themselves. */
@@ -45,6 +50,7 @@ export async function beginRollout(client: Db, m: RolloutMigration): Promise<voi
       WHERE r.migration_id IS DISTINCT FROM EXCLUDED.migration_id`,
     [m.schema_name, m.id, m.name, oldVersionOf(m), m.version_schema],
   );
+  await notifyRollout(client, m.schema_name);
 }
 
 /** No migration in progress any more: every key gets `latest` (the new version after complete, the old after rollback). */
@@ -59,6 +65,7 @@ export async function endRollout(client: Db, schema: string, latest: string): Pr
       WHERE (r.migration_id, r.old_version, r.new_version) IS DISTINCT FROM (NULL::bigint, NULL::text, EXCLUDED.new_version)`,
     [schema, latest],
   );
+  await notifyRollout(client, schema);
 }
 
 export interface RolloutRow {
@@ -90,6 +97,7 @@ export async function setRolloutPercent(client: Db, m: RolloutMigration, percent
       WHERE schema_name = $1 AND migration_id = $2 RETURNING ${ROW_COLUMNS}`,
     [m.schema_name, m.id, percent],
   );
+  await notifyRollout(client, m.schema_name);
   return r.rows[0]!;
 }
 
@@ -181,7 +189,9 @@ export async function setRollout(client: Db, schema: string, percent: number): P
       throw new StateError(`migration "${m.name}" has not finished starting`, 'run `tandem start` with its file again to finish it, then set the rollout', { code: 'not-started' });
     }
     if (m.phase !== 'active') {
-      throw new StateError(`migration "${m.name}" is ${m.phase.replace('_', ' ')}: its rollout is over`, undefined, { code: m.phase === 'completing' ? 'completing' : 'rolling-back' });
+      throw new StateError(`migration "${m.name}" is ${m.phase.replace('_', ' ')}: its rollout is over`, undefined, {
+        code: m.phase === 'completing' ? 'completing' : 'rolling-back',
+      });
     }
     const after = await setRolloutPercent(client, m, percent);
     await pruneHealth(client, schema);

@@ -21,7 +21,11 @@ after(() => rm(dir, { recursive: true, force: true }));
 const rowsDone = async (db: TestDatabase) => Number((await db.query<{ n: string }>(`SELECT coalesce(sum(rows_done), 0)::text AS n FROM tandem.backfill_checkpoints`)).rows[0]!.n);
 
 const pacing = async (db: TestDatabase) =>
-  (await db.query<{ paused: boolean; updated_at: Date }>(`SELECT paused, updated_at FROM tandem.backfill_pacing WHERE slice >= 0 AND NOT finished ORDER BY updated_at DESC LIMIT 1`)).rows[0];
+  (
+    await db.query<{ paused: boolean; updated_at: Date }>(
+      `SELECT paused, updated_at FROM tandem.backfill_pacing WHERE slice >= 0 AND NOT finished ORDER BY updated_at DESC LIMIT 1`,
+    )
+  ).rows[0];
 
 async function stateTablesExist(db: TestDatabase): Promise<boolean> {
   return (await db.query<{ ok: boolean }>(`SELECT to_regclass('tandem.backfill_pacing') IS NOT NULL AS ok`)).rows[0]!.ok;

@@ -30,7 +30,9 @@ function migration(doc: unknown): Migration {
 async function backfilled(client: pg.Client, step: BackfillStep): Promise<string[]> {
   const cols = step.up!.targets.map(ident);
   const order = step.keyColumns.length ? step.keyColumns.map(ident).join(', ') : 'ctid';
-  const r = await client.query<{ v: string }>(`SELECT row(${[...step.keyColumns.map(ident), ...cols].join(', ')})::text AS v FROM ${qualified(step.schema, step.table)} ORDER BY ${order}`);
+  const r = await client.query<{ v: string }>(
+    `SELECT row(${[...step.keyColumns.map(ident), ...cols].join(', ')})::text AS v FROM ${qualified(step.schema, step.table)} ORDER BY ${order}`,
+  );
   return r.rows.map((x) => x.v);
 }
 
@@ -69,7 +71,15 @@ test('examples/: every backfill, set-based and through the trigger, gives the sa
   try {
     const client = await db.connect('tandem-engine');
     let compared = 0;
-    for (const name of ['01_create_users.yaml', '02_create_products.json', '03_create_orders.yaml', '04_add_user_columns.yaml', '05_rename_and_drop_columns.json', '06_alter_users_products.yaml', '07_alter_orders.json']) {
+    for (const name of [
+      '01_create_users.yaml',
+      '02_create_products.json',
+      '03_create_orders.yaml',
+      '04_add_user_columns.yaml',
+      '05_rename_and_drop_columns.json',
+      '06_alter_users_products.yaml',
+      '07_alter_orders.json',
+    ]) {
       const m = await loadMigrationFile(path.join(examples, name));
       if (name.startsWith('04')) {
         // Rows for the backfills that follow, with NULLs and edge values.
@@ -136,7 +146,18 @@ test('chains on one table: rename then alter, two alters on one column, type + N
       }),
       migration({
         name: 'no_key',
-        operations: [{ alter_column: { table: 'events', column: 'n', type: 'integer', nullable: false, up: 'coalesce(CAST(n AS integer), 0) + length(coalesce(tag, \'\'))', down: 'CAST(n AS text)' } }],
+        operations: [
+          {
+            alter_column: {
+              table: 'events',
+              column: 'n',
+              type: 'integer',
+              nullable: false,
+              up: "coalesce(CAST(n AS integer), 0) + length(coalesce(tag, ''))",
+              down: 'CAST(n AS text)',
+            },
+          },
+        ],
       }),
     ];
     for (const m of cases) {

@@ -114,13 +114,7 @@ describe('tandem/client adapters on a migration in progress', () => {
       }));
       assert.deepEqual(onOld, { version: OLD_VERSION, row: { name: 'kysely new' } });
       await assert.rejects(
-        routed.transaction(key.new, (trx) =>
-          (trx as unknown as Kysely<NewDb>)
-            .updateTable('users')
-            .set({ display_name: '' })
-            .where('id', '=', '4')
-            .execute(),
-        ),
+        routed.transaction(key.new, (trx) => (trx as unknown as Kysely<NewDb>).updateTable('users').set({ display_name: '' }).where('id', '=', '4').execute()),
         sqlstate('23514'),
       );
       await routed.core.flushHealth();
@@ -145,7 +139,10 @@ describe('tandem/client adapters on a migration in progress', () => {
         return { version, rows: await tx.select({ displayName: usersNew.displayName }).from(usersNew).where(eq(usersNew.id, 1)) };
       });
       assert.deepEqual(onNew, { version: NEW_VERSION, rows: [{ displayName: 'user 1' }] });
-      const onOld = await routed.transaction(key.old, async (tx, version) => ({ version, rows: await tx.select({ name: usersOld.name }).from(usersOld).where(eq(usersOld.id, 301)) }));
+      const onOld = await routed.transaction(key.old, async (tx, version) => ({
+        version,
+        rows: await tx.select({ name: usersOld.name }).from(usersOld).where(eq(usersOld.id, 301)),
+      }));
       assert.deepEqual(onOld, { version: OLD_VERSION, rows: [{ name: 'drizzle new' }] });
       await assert.rejects(
         routed.transaction(key.new, (tx) => tx.update(usersNew).set({ displayName: '' }).where(eq(usersNew.id, 5))),
@@ -216,7 +213,7 @@ describe('tandem/client adapters on a migration in progress', () => {
       // No migration in progress: every key (and no key) gets the latest version, statically.
       const before = changes.length;
       await rollback(engine, { lockTimeoutMs: 1_000 });
-      for (let t0 = Date.now(); changes.length === before && Date.now() - t0 < 5_000; ) await new Promise((r) => setTimeout(r, 10));
+      for (let t0 = Date.now(); changes.length === before && Date.now() - t0 < 5_000;) await new Promise((r) => setTimeout(r, 10));
       const none = await client.getStringDetails(SCHEMA_VERSION_FLAG, 'fallback', {});
       assert.deepEqual([none.value, none.variant, none.reason, none.errorCode], [OLD_VERSION, 'new', 'STATIC', undefined]);
       assert.deepEqual(errors, []);

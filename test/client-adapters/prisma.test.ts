@@ -97,7 +97,10 @@ describe('tandem/client/prisma', () => {
       assert.deepEqual(onNew, { version: NEW_VERSION, tv: NEW_VERSION, row: { id: 1n, display_name: 'user 1' } });
       const onOld = await routed.transaction(key.old, async (tx, version) => ({ version, row: await tx.users.findUnique({ where: { id: 401n } }) }));
       assert.deepEqual(onOld, { version: OLD_VERSION, row: { id: 401n, name: 'prisma new' } });
-      await assert.rejects(routed.transaction(key.new, (tx) => tx.users.update({ where: { id: 6n }, data: { display_name: '' } })), (e: { meta?: { driverAdapterError?: { cause?: { code?: string } } } }) => e.meta?.driverAdapterError?.cause?.code === '23514');
+      await assert.rejects(
+        routed.transaction(key.new, (tx) => tx.users.update({ where: { id: 6n }, data: { display_name: '' } })),
+        (e: { meta?: { driverAdapterError?: { cause?: { code?: string } } } }) => e.meta?.driverAdapterError?.cause?.code === '23514',
+      );
       // One client per version, made once.
       await routed.transaction(key.new, async () => undefined);
       assert.deepEqual(made.sort(), [OLD_VERSION, NEW_VERSION].sort());

@@ -87,7 +87,7 @@ export async function startPgbouncer(binary: string, databaseUrl: string): Promi
       if (child.exitCode !== null || Date.now() > deadline) {
         const log = existsSync(path.join(dir, 'pgbouncer.log')) ? readFileSync(path.join(dir, 'pgbouncer.log'), 'utf8') : '';
         await stop();
-        throw new Error(`pgbouncer did not start: ${(err as Error).message}\n${stderr}\n${log.slice(-2000)}`);
+        throw new Error(`pgbouncer did not start: ${(err as Error).message}\n${stderr}\n${log.slice(-2000)}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -46,7 +46,11 @@ describe('tandem/client on a migration in progress', () => {
       return { version, ...r.rows[0]! };
     });
     assert.deepEqual(onNew, { version: NEW_VERSION, tv: NEW_VERSION, full_name: 'user 1', plan: 'free' });
-    await assert.rejects(router.transaction('user-1', (c) => c.query(`SELECT full_name FROM users`)), { code: '42703' }, 'the old version has no full_name');
+    await assert.rejects(
+      router.transaction('user-1', (c) => c.query(`SELECT full_name FROM users`)),
+      { code: '42703' },
+      'the old version has no full_name',
+    );
     // The old version is the table itself: an insert there (old names, no `plan`) is seen by the new version.
     await router.transaction('user-1', async (c, version) => {
       assert.equal(version, 'public');
@@ -107,6 +111,21 @@ describe('tandem/client on a migration in progress', () => {
     }
   });
 
+  test('a LISTEN connection that stops answering (half-open) is dropped: reads go to the pool, and changes are still learnt', async () => {
+    const proxy = await startTcpProxy(db.url);
+    const watcher = await watchRollout({ schema: 'public', run: pgRunner(pool), connectionString: proxy.urlFor(db.url), pollIntervalMs: 100, readTimeoutMs: 300 });
+    try {
+      assert.equal(watcher.listening(), true);
+      proxy.freeze();
+      await set(45);
+      await waitFor('the watcher to learn 45% without its LISTEN connection', () => watcher.current().percent === 45, 5_000);
+      assert.equal(watcher.listening(), false);
+    } finally {
+      await watcher.close();
+      await proxy.close();
+    }
+  });
+
   test('health: the flushed numbers are those recorded; the router counts its transactions and errors per version', async () => {
     await router.flushHealth(); // what the earlier steps counted, out of the way
     await db.query(`DELETE FROM tandem.version_health`);
@@ -138,6 +157,30 @@ describe('tandem/client on a migration in progress', () => {
     ]);
   });
 
+  test('a flush to an unreachable database neither throws nor loses the counts: the next flush writes them', async () => {
+    const proxy = await startTcpProxy(db.url);
+    const viaProxy = new pg.Pool({ connectionString: proxy.urlFor(db.url), max: 1, connectionTimeoutMillis: 1_000 });
+    viaProxy.on('error', () => undefined);
+    const recorder = new HealthRecorder({ run: pgRunner(viaProxy), schema: 'public', flushIntervalMs: 0, instanceId: 'cut-off' });
+    try {
+      await proxy.cut();
+      recorder.record('public', 1);
+      recorder.record('public', 3, '57P01');
+      await recorder.flush();
+      assert.equal(recorder.failedFlushes, 1);
+      recorder.record('public', 2);
+      await proxy.restore();
+      await recorder.flush();
+      assert.equal(recorder.flushes, 1);
+      const r = await db.query(`SELECT statements::int, errors::int, latency_sum_ms FROM tandem.version_health WHERE instance_id = 'cut-off'`);
+      assert.deepEqual(r.rows, [{ statements: 3, errors: 1, latency_sum_ms: 6 }]);
+    } finally {
+      await recorder.close();
+      await viaProxy.end();
+      await proxy.close();
+    }
+  });
+
   test('`rollout set` and `rollout status --json` through the CLI; bad percentages are exit 2 and change nothing', async () => {
     const r = await cli(['--json', 'rollout', 'set', '25']);
     assert.equal(r.code, 0, r.stderr);
@@ -148,7 +191,7 @@ describe('tandem/client on a migration in progress', () => {
     assert.deepEqual([status.percent, status.inProgress, status.managed, status.completeAllowed], [25, true, true, false]);
     const [old, neu] = status.health;
     assert.deepEqual([old!.version, old!.side, neu!.version, neu!.side], ['public', 'old', NEW_VERSION, 'new']);
-    assert.equal(old!.statements, 6 + 2);
+    assert.equal(old!.statements, 6 + 2 + 3);
     assert.equal(neu!.errors, 3);
     assert.equal(neu!.errorRate, 3 / 5);
     assert.deepEqual(neu!.errorsBySqlstate, { '23505': 2, '40001': 1 });

@@ -10,6 +10,8 @@ export interface TcpProxy {
   urlFor(url: string): string;
   /** Reset every connection and refuse new ones. */
   cut(): Promise<void>;
+  /** Stop forwarding in both directions without closing anything: a half-open connection, as after a network fault. */
+  freeze(): void;
   /** Accept connections again, on the same port. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -20,6 +22,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const targetPort = Number(target.port || 5432);
   const targetHost = target.hostname;
   const sockets = new Set<net.Socket>();
+  let frozen = false;
   const serve = () =>
     net.createServer((client) => {
       const upstream = net.connect(targetPort, targetHost);
@@ -28,6 +31,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
         s.on('close', () => sockets.delete(s));
         s.on('error', () => undefined);
       }
+      if (frozen) return;
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
@@ -50,7 +54,15 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       return u.toString();
     },
     cut: stop,
+    freeze() {
+      frozen = true;
+      for (const s of sockets) {
+        s.unpipe();
+        s.pause();
+      }
+    },
     async restore() {
+      frozen = false;
       server = serve();
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     },

@@ -271,7 +271,8 @@ test('one runner per schema: a second fails fast naming the holder; with --wait 
     async () =>
       (
         await db.query(
-          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tandem' AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+          // --wait polls pg_try_advisory_lock (a blocked pg_advisory_lock would hold a snapshot that the holder's CONCURRENTLY builds wait for).
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tandem' AND query LIKE '%pg_try_advisory_lock%'`,
         )
       ).rows[0]?.pid as number | undefined,
     15_000,

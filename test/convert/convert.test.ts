@@ -184,13 +184,20 @@ describe('convert: the command', async () => {
     assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
   });
 
-  it('-o writes the file (with --name), --json prints one document', async () => {
+  it('-o writes the file (with --name; a file split in parts gives FILE_01, FILE_02…), --json prints one document', async () => {
+    const single = path.join(dir, '0041_renames.yaml');
+    const one = await runCli(['convert', path.join(fixtures, 'create-table.sql'), '-o', single, '--name', '0041_tables']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(MigrationFile.parse(YAML.parse(await readFile(single, 'utf8'))).name, '0041_tables');
+
     const out = path.join(dir, '0042_accounts.yaml');
     const r = await runCli(['convert', path.join(fixtures, 'alter-column.sql'), '-o', out, '--name', '0042_accounts']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, '');
-    const doc = MigrationFile.parse(YAML.parse(await readFile(out, 'utf8')));
-    assert.equal(doc.name, '0042_accounts');
+    assert.match(r.stderr, /split into \d+ migrations/);
+    const first = MigrationFile.parse(YAML.parse(await readFile(path.join(dir, '0042_accounts_01.yaml'), 'utf8')));
+    const second = MigrationFile.parse(YAML.parse(await readFile(path.join(dir, '0042_accounts_02.yaml'), 'utf8')));
+    assert.deepEqual([first.name, second.name], ['0042_accounts_01', '0042_accounts_02'], 'each part has a name of its own');
 
     const j = await runCli(['--json', 'convert', path.join(fixtures, 'renames.sql')]);
     assert.equal(j.code, 0, j.stderr);
@@ -254,5 +261,87 @@ describe('convert: the command', async () => {
     } finally {
       await db.drop();
     }
+  });
+});
+
+describe('convert: REFERENCES without columns, split files, histories', () => {
+  it('REFERENCES t takes t’s primary key from an earlier CREATE TABLE (also a table referencing itself)', async () => {
+    const r = await convertText(
+      'CREATE TABLE teams (code text PRIMARY KEY);\nCREATE TABLE people (id int PRIMARY KEY, team text REFERENCES teams, boss int REFERENCES people);\n' +
+        'ALTER TABLE people ADD CONSTRAINT people_team2_fk FOREIGN KEY (team) REFERENCES teams;\n',
+    );
+    const people = ops(r)[1]!['create_table'] as { columns: { name: string; references?: { table: string; column: string } }[] };
+    assert.deepEqual(
+      people.columns.map((c) => c.references && `${c.references.table}.${c.references.column}`),
+      [undefined, 'teams.code', 'people.id'],
+    );
+    assert.deepEqual((ops(r)[2]!['create_constraint'] as { references: { columns: string[] } }).references.columns, ['code']);
+    assert.equal(r.todos.length, 0);
+  });
+
+  it('REFERENCES t with t’s key unknown: exit 2 naming the file, line and column, and what to do — never a TODO', async () => {
+    const parsed = await parseSql('CREATE TABLE a (id int PRIMARY KEY);\nALTER TABLE a\n  ADD COLUMN b_id int REFERENCES b;\n', 'refs.sql');
+    assert.throws(
+      () => convertSql(parsed),
+      (err: Error & { code?: string }) => {
+        assert.equal(exitCodeOf(err), 2);
+        assert.equal(err.code, 'referenced-table-not-found');
+        assert.match(err.message, /^refs\.sql:3:\d+: REFERENCES b names no column/);
+        assert.match(err.message, /REFERENCES b \(<column>\)/);
+        return true;
+      },
+    );
+    const keyless = await parseSql('CREATE TABLE b (x int);\nCREATE TABLE a (id int PRIMARY KEY, b_x int REFERENCES b);\n', 'keyless.sql');
+    assert.throws(
+      () => convertSql(keyless),
+      (err: Error & { code?: string }) => err.code === 'referenced-key-not-unique' && /keyless\.sql:2:/.test(err.message),
+    );
+  });
+
+  it('a file mixing a CREATE TABLE with raw SQL and same-table changes splits into migrations, in order', async () => {
+    const r = await convertText(
+      'CREATE TABLE t (id int PRIMARY KEY, a text);\nCREATE INDEX t_a ON t (a);\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n' +
+        'UPDATE t SET a = lower(a);\nALTER TABLE t RENAME COLUMN a TO b;\nALTER TABLE t ADD COLUMN a int;\nALTER TABLE t ALTER COLUMN id TYPE bigint;\n',
+    );
+    assert.deepEqual(
+      r.parts.map((p) => p.operations.map((o) => Object.keys(o)[0])),
+      [['create_table', 'create_index'], ['sql', 'sql'], ['rename_column'], ['add_column'], ['sql']],
+    );
+    // A primary key cannot be shadowed: its type change is raw SQL that rebuilds the version views around it.
+    const up = (r.parts[4]!.operations[0] as { sql: { up: string } }).sql.up;
+    assert.match(up, /^DO \$tandem_exec\$/);
+    assert.match(up, /ALTER TABLE t ALTER COLUMN id TYPE bigint/);
+  });
+
+  it('convert <dir> -o <dir>: the history in order; bad input writes nothing (exit 2)', async () => {
+    const { runCli } = await import('../helpers/cli.js');
+    const root = await mkdtemp(path.join(os.tmpdir(), 'tandem-convert-dir-'));
+    const sql = path.join(root, 'sql');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(sql);
+    await writeFile(path.join(sql, '0001_users.sql'), 'CREATE TABLE users (id int PRIMARY KEY, name text);\n');
+    await writeFile(
+      path.join(sql, '0002_orders.sql'),
+      'BEGIN;\nCREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users);\nUPDATE users SET name = trim(name);\nCOMMIT;\n',
+    );
+    await writeFile(path.join(sql, '0003_noop.sql'), 'BEGIN;\nCOMMIT;\n');
+    const out = path.join(root, 'out');
+    const r = await runCli(['--json', 'convert', sql, '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { files: { file: string; name: string }[]; skipped: { source: string }[] };
+    assert.deepEqual(
+      doc.files.map((f) => f.name),
+      ['0001_users', '0002_orders_01', '0002_orders_02'],
+    );
+    assert.equal(doc.skipped.length, 1);
+    const orders = MigrationFile.parse(YAML.parse(await readFile(path.join(out, '0002_orders_01.yaml'), 'utf8')));
+    assert.deepEqual((orders.operations[0] as { create_table: { columns: { references?: { column: string } }[] } }).create_table.columns[1]!.references?.column, 'id');
+
+    await writeFile(path.join(sql, '0004_bad.sql'), 'ALTER TABLE orders ADD COLUMN x_id int REFERENCES nowhere;\n');
+    const out2 = path.join(root, 'out2');
+    const bad = await runCli(['convert', sql, '-o', out2]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /0004_bad\.sql:1:\d+: REFERENCES nowhere names no column/);
+    await assert.rejects(readdir(out2), 'nothing written');
   });
 });

@@ -47,13 +47,20 @@ async function withDefaultValue(client: pg.Client, line: string): Promise<string
   return `${line.slice(0, m.index)} DEFAULT = ${JSON.stringify(r.rows[0]!.v)}${m[2] ?? ''}`;
 }
 
+async function mapInOrder<T, U>(xs: readonly T[], f: (x: T) => Promise<U>): Promise<U[]> {
+  const out: U[] = [];
+  for (const x of xs) out.push(await f(x));
+  return out;
+}
+
 async function lines(client: pg.Client, sql: string, schema: string): Promise<string[]> {
   const r = await client.query<{ line: string }>(sql, [schema]);
   return r.rows.map((row) => row.line).sort();
 }
 
 /** Objects that belong to an extension (citext's functions, types…) are the extension's. */
-const NOT_EXTENSION_MEMBER = (classid: string, oid: string) => `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${classid}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
+const NOT_EXTENSION_MEMBER = (classid: string, oid: string) =>
+  `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '${classid}'::regclass AND e.objid = ${oid} AND e.deptype = 'e')`;
 
 export async function schemaSnapshot(client: pg.Client, schema = 'public'): Promise<SchemaSnapshot> {
   // pg_get_* print names qualified only when not on the search_path: read with the schema alone on it.
@@ -71,18 +78,18 @@ export async function schemaSnapshot(client: pg.Client, schema = 'public'): Prom
     data.push(`${relname}: ${r.rows[0]!.n} rows ${r.rows[0]!.digest}`);
   }
   const columns = await lines(
-      client,
-      `SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+    client,
+    `SELECT c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
               || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '') || CASE a.attidentity WHEN '' THEN '' ELSE ' IDENTITY ' || a.attidentity::text END
               || CASE a.attgenerated WHEN '' THEN '' ELSE ' GENERATED ' || a.attgenerated::text END || coalesce(' COLLATE ' || co.collname, '') AS line
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
          LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> (SELECT typcollation FROM pg_type WHERE oid = a.atttypid)
         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v') AND a.attnum > 0 AND NOT a.attisdropped`,
-      schema,
-    );
+    schema,
+  );
   return {
-    columns: await Promise.all(columns.map((line) => withDefaultValue(client, line))),
+    columns: await mapInOrder(columns, (line) => withDefaultValue(client, line)),
     defaultTexts: columns.filter((l) => l.includes(' DEFAULT ')),
     constraints: await lines(
       client,

@@ -105,7 +105,10 @@ describe('tandem plan with estimates', () => {
     await mkdir(d);
     await writeFile(path.join(d, '0001_nick.yaml'), 'operations:\n  - add_column: { table: users, column: { name: nick, type: text, nullable: true } }\n');
     await writeFile(path.join(d, '0002_nick_len.yaml'), 'operations:\n  - alter_column: { table: users, column: nick, type: varchar(40), up: "nick", down: "nick" }\n');
-    const [r, human] = await Promise.all([runCli(['plan', d, '--json', '--no-estimate'], { TANDEM_DATABASE_URL: db.url }), runCli(['plan', d, '--no-estimate'], { TANDEM_DATABASE_URL: db.url })]);
+    const [r, human] = await Promise.all([
+      runCli(['plan', d, '--json', '--no-estimate'], { TANDEM_DATABASE_URL: db.url }),
+      runCli(['plan', d, '--no-estimate'], { TANDEM_DATABASE_URL: db.url }),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as { migrations: { file: string; pending: boolean; planned: boolean; reason?: string; estimate?: PlanEstimate }[] };
     assert.equal(doc.migrations[0]!.estimate!.start.steps[0]!.lock, 'ACCESS EXCLUSIVE');

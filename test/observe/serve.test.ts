@@ -106,4 +106,27 @@ describe('tandem serve: token, loopback, JSON API, metrics, live stream', () => 
     assert.equal(sample(metrics, 'tandem_backfill_rows_total', { table: 'items' }), 500);
     assert.equal(sample(metrics, 'tandem_state_initialized'), 1);
   });
+
+  test('read-only by default; with --allow-actions, confirmed actions change the rollout', async () => {
+    const post = (root: string, action: string, body: unknown) =>
+      fetch(`${root}/api/actions/${action}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await post(base, 'rollout-set', { schema: 'public', percent: 25, confirm: true })).status, 403);
+    const port = await freePort();
+    const writable = `http://127.0.0.1:${port}`;
+    const run = spawnCli(['serve', '--port', String(port), '--token', TOKEN, '--allow-actions'], db.url);
+    await waitFor('the second server', async () => (await fetch(`${writable}/healthz`).catch(() => undefined))?.ok, 30_000);
+    assert.equal((await post(writable, 'rollout-set', { schema: 'public', percent: 25 })).status, 400, 'no confirmation, no change');
+    assert.equal((await post(writable, 'rollout-set', { schema: 'public', percent: 250, confirm: true })).status, 400);
+    const active = (await db.query<{ id: string }>(`SELECT id::text FROM tandem.migrations WHERE name = 's1_label'`)).rows[0]!.id;
+    const pause = await post(writable, 'backfill-pause', { migrationId: active, confirm: true });
+    assert.equal(pause.status, 400, 'no backfill is running for an active migration');
+    const set = await post(writable, 'rollout-set', { schema: 'public', percent: 25, confirm: true });
+    assert.equal(set.status, 200, await set.clone().text());
+    assert.equal(Number((await db.query<{ percent: string }>(`SELECT percent::text FROM tandem.rollouts WHERE migration_id = $1`, [active])).rows[0]!.percent), 25);
+    const metrics = await scrape(`${writable}/metrics`, auth);
+    assert.equal(sample(metrics, 'tandem_rollout_percent', { migration: 's1_label' }), 25);
+    run.child.kill('SIGTERM');
+    const exited = await run.done;
+    assert.equal(exited.signal ?? exited.code, exited.signal ? 'SIGTERM' : 0);
+  });
 });

@@ -35,7 +35,10 @@ function writeDirectory(): string {
   }
   writeFileSync(path.join(dir, '0000_table.yaml'), 'operations:\n  - create_table: { name: wide, columns: [{ name: id, type: bigint, pk: true }] }\n');
   for (let i = 1; i < files; i++) {
-    writeFileSync(path.join(dir, `${String(i).padStart(5, '0')}_c${i}.yaml`), `operations:\n  - add_column: { table: wide, column: { name: c${i}, type: text, nullable: true } }\n`);
+    writeFileSync(
+      path.join(dir, `${String(i).padStart(5, '0')}_c${i}.yaml`),
+      `operations:\n  - add_column: { table: wide, column: { name: c${i}, type: text, nullable: true } }\n`,
+    );
   }
   return dir;
 }

@@ -97,7 +97,10 @@ describe('migrate of the 50+ file fixture directory', () => {
     const order = await tandemJson<{ error: { code: string; message: string } }>(db, ['migrate', dir.path], 2);
     assert.equal(order.error.code, 'out-of-order');
     assert.match(order.error.message, /0020a_late\.yaml is not applied but sorts before/);
-    await writeFile(path.join(dir.path, '0020a_late.yaml'), `name: ${files[2]!.name}\noperations:\n  - add_column: { table: authors, column: { name: late, type: text, nullable: true } }\n`);
+    await writeFile(
+      path.join(dir.path, '0020a_late.yaml'),
+      `name: ${files[2]!.name}\noperations:\n  - add_column: { table: authors, column: { name: late, type: text, nullable: true } }\n`,
+    );
     const dup = await tandemJson<{ error: { code: string } }>(db, ['migrate', dir.path], 2);
     assert.equal(dup.error.code, 'duplicate-migration-name');
     assert.deepEqual(await databaseSnapshot(client), snapshot);

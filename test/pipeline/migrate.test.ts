@@ -14,6 +14,7 @@ interface MigrateJson {
   completed: string[];
   leftActive: string | null;
   pending: string[];
+  latestVersionSchema: string;
   latest: { versionSchema: string; migration: string | null; phase: string | null };
   actions: { kind: string; migration: string; resumed: boolean }[];
 }
@@ -56,6 +57,7 @@ describe('tandem migrate <dir>', () => {
     assert.deepEqual(r.completed, ['0001_items', '0002_seed']);
     assert.equal(r.leftActive, '0003_color');
     assert.deepEqual(r.latest, { versionSchema: 'public_0003_color', migration: '0003_color', phase: 'active' });
+    assert.equal(r.latestVersionSchema, 'public_0003_color');
     const rows = await historyRows(await db.connect());
     assert.deepEqual(
       rows.map((h) => [h.name, h.phase, h.file_name, h.baseline]),

@@ -12,7 +12,7 @@ import { DirectoryError } from '../../src/pipeline/errors.js';
 import type { HistoryEntry } from '../../src/pipeline/history-store.js';
 import { latestFromDirectory } from '../../src/pipeline/latest.js';
 import { pullNames } from '../../src/pipeline/pull.js';
-import { planMigrate } from '../../src/pipeline/reconcile.js';
+import { type MigrateOptions, planMigrate } from '../../src/pipeline/reconcile.js';
 import { renderedChecksum } from '../../src/pipeline/render.js';
 
 function file(fileName: string, sum = `sum-${fileName}`, name = fileName.replace(/\.[a-z]+$/, '')): DirectoryMigration {
@@ -39,6 +39,8 @@ function entry(f: DirectoryMigration, phase: HistoryEntry['phase'], over: Partia
     ...over,
   };
 }
+
+const plan = (files: DirectoryMigration[], history: HistoryEntry[], opts?: MigrateOptions) => planMigrate(files, history, 'public', checksum, opts);
 
 const steps = (p: ReturnType<typeof planMigrate>) => p.actions.map((a) => `${a.kind} ${a.file.name}${a.resume ? ' (resume)' : ''}`);
 
@@ -136,8 +138,8 @@ describe('pullNames and latestFromDirectory', () => {
 
   test('latest from files: the last file, its version_schema when it sets one', () => {
     assert.deepEqual(latestFromDirectory([], 'app'), { versionSchema: 'app', migration: null, phase: null });
-    assert.equal(latestFromDirectory([a!, b!]).versionSchema, 'public_0002_b');
+    assert.equal(latestFromDirectory([a!, b!], 'public').versionSchema, 'public_0002_b');
     const named = { ...b!, migration: { ...b!.migration, versionSchema: 'v2' } };
-    assert.equal(latestFromDirectory([a!, named]).versionSchema, 'public_v2');
+    assert.equal(latestFromDirectory([a!, named], 'public').versionSchema, 'public_v2');
   });
 });

@@ -86,8 +86,7 @@ export async function historyRows(client: pg.Client): Promise<HistoryRow[]> {
 export const createTable = (table: string) =>
   `operations:\n  - create_table:\n      name: ${table}\n      columns:\n        - { name: id, type: bigint, pk: true }\n        - { name: label, type: text, nullable: true }\n`;
 
-export const addColumn = (table: string, column: string) =>
-  `operations:\n  - add_column:\n      table: ${table}\n      column: { name: ${column}, type: text, nullable: true }\n`;
+export const addColumn = (table: string, column: string) => `operations:\n  - add_column:\n      table: ${table}\n      column: { name: ${column}, type: text, nullable: true }\n`;
 
 export const seedRows = (table: string, n: number) =>
   `operations:\n  - sql:\n      up: INSERT INTO ${table} (id, label) SELECT g, 'row ' || g FROM generate_series(1, ${n}) g\n      down: DELETE FROM ${table}\n`;

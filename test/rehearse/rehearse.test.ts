@@ -111,8 +111,11 @@ describe('tandem rehearse', () => {
   test('a bad file: exit 2, nothing created anywhere', async () => {
     const file = path.join(dir, 'bad.yaml');
     await writeFile(file, 'operations:\n  - alter_column: { table: nope, column: x, type: integer, up: "x", down: "x" }\n');
+    const before = await liveState(client);
     const r = await runCli(['rehearse', file, '--scratch-url', adminUrl()], { TANDEM_DATABASE_URL: db.url });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /nope/);
+    assert.doesNotMatch(r.stderr, /filling/, 'refused before any copy was made');
+    assert.deepEqual(await liveState(client), before);
   });
 });

@@ -118,7 +118,10 @@ test('a failing new version is routed back to 0% within one gate check, then rol
 
     // Both versions really ran, the new one failing on the CHECK only, the old one never.
     assert.ok(traffic.counts.new.transactions > traffic.counts.new.failed && traffic.counts.new.failed > 0, JSON.stringify(traffic.counts.new));
-    assert.ok(traffic.counts.new.errors.every((e) => /qty_positive/.test(e)), traffic.counts.new.errors.join('\n'));
+    assert.ok(
+      traffic.counts.new.errors.every((e) => /qty_positive/.test(e)),
+      traffic.counts.new.errors.join('\n'),
+    );
     assert.equal(traffic.counts.old.failed, 0, traffic.counts.old.errors.join('\n'));
     assert.equal(traffic.counts.old.wrong + traffic.counts.new.wrong, 0);
     // Every acknowledged write of both versions, read back in the old shape after the rollback.

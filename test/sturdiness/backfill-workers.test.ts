@@ -17,7 +17,18 @@ const SETUP = `
   ANALYZE items;`;
 const doc = {
   name: 'w1_qty_integer',
-  operations: [{ alter_column: { table: 'items', column: 'qty', type: 'integer', nullable: false, up: 'coalesce(CAST(qty AS integer), 0) + length(coalesce(name, \'\'))', down: 'CAST(qty AS text)' } }],
+  operations: [
+    {
+      alter_column: {
+        table: 'items',
+        column: 'qty',
+        type: 'integer',
+        nullable: false,
+        up: "coalesce(CAST(qty AS integer), 0) + length(coalesce(name, ''))",
+        down: 'CAST(qty AS text)',
+      },
+    },
+  ],
 };
 // Slow enough (small batches, a delay) that a kill lands in the middle of the slices.
 const PACE = ['--batch-size', '150', '--batch-delay', '15', '--lock-timeout', '1000'];
@@ -52,7 +63,9 @@ async function slices(db: TestDatabase): Promise<SliceRow[]> {
 
 /** The new column's physical name, and the checks that every row is exact and in sync. */
 async function assertExact(db: TestDatabase): Promise<void> {
-  const shadow = await db.query<{ attname: string }>(`SELECT attname FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname LIKE '%qty%' AND attname <> 'qty' AND NOT attisdropped`);
+  const shadow = await db.query<{ attname: string }>(
+    `SELECT attname FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname LIKE '%qty%' AND attname <> 'qty' AND NOT attisdropped`,
+  );
   assert.equal(shadow.rowCount, 1, 'one shadow column of qty');
   const col = `"${shadow.rows[0]!.attname}"`;
   const wrong = await db.query(
@@ -95,7 +108,10 @@ test('two processes: the joiner (backfill run --workers 2) is killed -9 mid-slic
   joiner.child.kill('SIGKILL');
   const killed = await joiner.done;
   assert.equal(killed.signal, 'SIGKILL');
-  assert.ok((await slices(db)).some((s) => !s.done), 'killed with slices left to do');
+  assert.ok(
+    (await slices(db)).some((s) => !s.done),
+    'killed with slices left to do',
+  );
 
   const r = await runner.done;
   assert.equal(r.code, 0, r.stderr);

@@ -29,8 +29,14 @@ const PARALLEL = 2;
 
 /** Five files: a table, its rows, two backfilled changes (type change, derived column), an index and a rename. */
 const FILES: [string, string][] = [
-  ['0001_accounts.yaml', 'operations:\n  - create_table:\n      name: accounts\n      columns:\n        - { name: id, type: bigint, pk: true }\n        - { name: email, type: text }\n        - { name: score, type: text, nullable: true }\n'],
-  ['0002_seed.yaml', `operations:\n  - sql:\n      up: INSERT INTO accounts SELECT g, 'a' || g || '@example.org', (g % 97)::text FROM generate_series(1, ${ROWS}) g\n      down: DELETE FROM accounts\n`],
+  [
+    '0001_accounts.yaml',
+    'operations:\n  - create_table:\n      name: accounts\n      columns:\n        - { name: id, type: bigint, pk: true }\n        - { name: email, type: text }\n        - { name: score, type: text, nullable: true }\n',
+  ],
+  [
+    '0002_seed.yaml',
+    `operations:\n  - sql:\n      up: INSERT INTO accounts SELECT g, 'a' || g || '@example.org', (g % 97)::text FROM generate_series(1, ${ROWS}) g\n      down: DELETE FROM accounts\n`,
+  ],
   [
     '0003_score_integer.json',
     JSON.stringify({
@@ -40,7 +46,10 @@ const FILES: [string, string][] = [
       ],
     }),
   ],
-  ['0004_email_index.yaml', 'operations:\n  - create_index: { name: accounts_email_idx, table: accounts, columns: [{ column: email }] }\n  - rename_column: { table: accounts, from: plan, to: tier }\n'],
+  [
+    '0004_email_index.yaml',
+    'operations:\n  - create_index: { name: accounts_email_idx, table: accounts, columns: [{ column: email }] }\n  - rename_column: { table: accounts, from: plan, to: tier }\n',
+  ],
   ['0005_handle.yaml', "operations:\n  - add_column:\n      table: accounts\n      column: { name: handle, type: text }\n      up: split_part(email, '@', 1)\n"],
 ];
 

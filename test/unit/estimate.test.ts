@@ -31,10 +31,26 @@ const plan: Plan = {
       transactional: true,
       actions: [
         { sql: `ALTER TABLE ${T} ADD COLUMN "_tandem_new_score" integer`, lock: 'ACCESS EXCLUSIVE', table: T, transactional: true, description: 'add shadow column' },
-        { sql: `CREATE TRIGGER x BEFORE INSERT ON ${T} FOR EACH ROW EXECUTE FUNCTION f()`, lock: 'SHARE ROW EXCLUSIVE', table: T, transactional: true, description: 'sync trigger' },
+        {
+          sql: `CREATE TRIGGER x BEFORE INSERT ON ${T} FOR EACH ROW EXECUTE FUNCTION f()`,
+          lock: 'SHARE ROW EXCLUSIVE',
+          table: T,
+          transactional: true,
+          description: 'sync trigger',
+        },
       ],
     },
-    { kind: 'backfill', id: 'backfill:users', description: 'backfill users', schema: 'public', table: 'users', keyColumns: ['id'], keyTypes: ['bigint'], markerColumn: '_tandem_synced', estimatedRows: 10 },
+    {
+      kind: 'backfill',
+      id: 'backfill:users',
+      description: 'backfill users',
+      schema: 'public',
+      table: 'users',
+      keyColumns: ['id'],
+      keyTypes: ['bigint'],
+      markerColumn: '_tandem_synced',
+      estimatedRows: 10,
+    },
     {
       kind: 'sql',
       id: 'build:users:0',
@@ -53,7 +69,18 @@ const plan: Plan = {
     },
   ],
   complete: [
-    { kind: 'backfill', id: 'verify:users', description: 'check users', schema: 'public', table: 'users', keyColumns: ['id'], keyTypes: ['bigint'], markerColumn: '_tandem_synced', estimatedRows: 10, verifyOnly: true },
+    {
+      kind: 'backfill',
+      id: 'verify:users',
+      description: 'check users',
+      schema: 'public',
+      table: 'users',
+      keyColumns: ['id'],
+      keyTypes: ['bigint'],
+      markerColumn: '_tandem_synced',
+      estimatedRows: 10,
+      verifyOnly: true,
+    },
     {
       kind: 'sql',
       id: 'validate:users',
@@ -90,10 +117,12 @@ const calibration: Calibration = {
       sampleRows: 10_000,
       batchSize: 1000,
       backfillSeconds: 0.2,
+      backfillMethod: 'batch-statement',
       batches: 10,
       sweepSeconds: 0.01,
       indexSeconds: { [`CREATE INDEX CONCURRENTLY IF NOT EXISTS "i" ON ${T} ("_tandem_new_score")`]: 0.03 },
       scanSeconds: 0.002,
+      verifySeconds: 0.004,
       notes: [],
     },
   ],
@@ -128,6 +157,9 @@ describe('estimatePlan (pure)', () => {
   test('validate and the sync check are scans; raw SQL is not estimated; totals add up', () => {
     assert.ok(Math.abs(e.complete.steps[1]!.estimatedSeconds! - 1_000_000 * (0.002 / 10_000) - (0.002 + 0.001)) < 1e-9);
     assert.equal(e.complete.steps[0]!.rowsTouched, 1_000_000);
+    // The sync check includes the verify complete runs before it: scan + verify + a round trip.
+    assert.ok(Math.abs(e.complete.steps[0]!.estimatedSeconds! - (1_000_000 * (0.002 / 10_000) + 1_000_000 * (0.004 / 10_000) + 0.0005)) < 1e-9);
+    assert.match(e.complete.steps[0]!.basis, /tandem verify/);
     assert.equal(e.rollback.steps[0]!.estimatedSeconds, null);
     assert.equal(e.rollback.unestimated, 1);
     const sum = e.start.steps.reduce((t, s) => t + s.estimatedSeconds!, 0);
@@ -140,6 +172,8 @@ describe('estimatePlan (pure)', () => {
     assert.equal(n.start.totalSeconds, null);
     assert.equal(n.start.steps[1]!.rowsTouched, 1_000_000);
     assert.equal(n.start.steps[1]!.estimatedSeconds, null);
+    const noSteps = estimatePlan({ ...plan, complete: [] }, facts, calibration, { batchSize: 1000 });
+    assert.equal(noSteps.complete.totalSeconds, 0, 'a phase with nothing to do takes no time');
     assert.match(renderEstimate(n), /not estimated/);
   });
 
@@ -186,7 +220,10 @@ describe('synthetic rows (pure SQL)', () => {
     const p = columnPlan(col({ stats }), 1000).expression!;
     assert.match(p, /random\(\) < 0\.200000 THEN NULL/);
     assert.match(p, /width_bucket\(random\(\), ARRAY\[0\.000000, 0\.625000\]/);
-    const num = columnPlan(col({ type: 'integer', stats: { ...stats, nullFrac: 0, mostCommonVals: null, mostCommonFreqs: null, histogramBounds: ['10', '99'] } }), 1000).expression!;
+    const num = columnPlan(
+      col({ type: 'integer', stats: { ...stats, nullFrac: 0, mostCommonVals: null, mostCommonFreqs: null, histogramBounds: ['10', '99'] } }),
+      1000,
+    ).expression!;
     assert.match(num, /'10'::numeric \+ floor\(random\(\) \* \(\('99'::numeric - '10'::numeric\) \+ 1\)\)/);
   });
 
@@ -201,7 +238,15 @@ describe('synthetic rows (pure SQL)', () => {
   });
 
   test('insertSql: one set-based INSERT … SELECT over generate_series', () => {
-    const sql = insertSql('"public"."t"', [{ column: 'a', expression: 'g' }, { column: 'b', expression: null }], 100, 200);
+    const sql = insertSql(
+      '"public"."t"',
+      [
+        { column: 'a', expression: 'g' },
+        { column: 'b', expression: null },
+      ],
+      100,
+      200,
+    );
     assert.match(sql, /^INSERT INTO "public"\."t" \("a"\)\s+SELECT g\s+FROM generate_series\(101::bigint, 200::bigint\) g$/);
   });
 });
@@ -233,6 +278,11 @@ describe('schema copy (pure SQL)', () => {
     assert.equal(indexOnTable('CREATE UNIQUE INDEX users_e ON public.users USING btree (email)', '"s"."c"'), 'CREATE UNIQUE INDEX ON "s"."c" USING btree (email)');
     assert.equal(indexOnTable('CREATE INDEX CONCURRENTLY IF NOT EXISTS "i" ON "public"."users" ("a b")', '"s"."c"'), 'CREATE INDEX ON "s"."c" ("a b")');
     assert.equal(checkExpression('CHECK ((n > 0)) NOT VALID'), '(n > 0)');
-    assert.deepEqual(foreignKeyTarget('FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE'), { column: 'user_id', schema: undefined, table: 'users', parentColumn: 'id' });
+    assert.deepEqual(foreignKeyTarget('FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE'), {
+      column: 'user_id',
+      schema: undefined,
+      table: 'users',
+      parentColumn: 'id',
+    });
   });
 });

@@ -47,7 +47,13 @@ describe('rollout run: durations and steps', () => {
 
 describe('rollout run: parsing gates', () => {
   test('health gates: absolute and relative limits, rates and durations', () => {
-    assert.deepEqual(parseGate('error-rate<0.01'), { kind: 'health', text: 'error-rate<0.01', metric: 'error-rate', inclusive: false, threshold: { relativeTo: 'absolute', value: 0.01 } });
+    assert.deepEqual(parseGate('error-rate<0.01'), {
+      kind: 'health',
+      text: 'error-rate<0.01',
+      metric: 'error-rate',
+      inclusive: false,
+      threshold: { relativeTo: 'absolute', value: 0.01 },
+    });
     assert.deepEqual(healthGate('error-rate <= 1%').threshold, { relativeTo: 'absolute', value: 0.01 });
     assert.equal(healthGate('error-rate <= 1%').inclusive, true);
     assert.deepEqual(healthGate('p99<200ms').threshold, { relativeTo: 'absolute', value: 200 });

@@ -119,7 +119,10 @@ test('ETA from the measured rate; none while paused or before a rate is measured
 
 test('`backfill set`: nothing to set, a size below 1, or --batch-size with --adaptive is a usage error', () => {
   const none = { batchSize: undefined, delayMs: undefined, targetBatchMs: undefined, adaptive: false };
-  assert.throws(() => setChange(none), (e: Error & { code?: string; exitCode?: number }) => e.code === 'usage' && e.exitCode === 2);
+  assert.throws(
+    () => setChange(none),
+    (e: Error & { code?: string; exitCode?: number }) => e.code === 'usage' && e.exitCode === 2,
+  );
   assert.throws(() => setChange({ ...none, batchSize: 0 }), /not a positive number/);
   assert.throws(() => setChange({ ...none, batchSize: 5, adaptive: true }), /give one of them/);
   assert.deepEqual(setChange({ ...none, batchSize: 5, delayMs: 10 }), { batchSize: 5, delayMs: 10 });

@@ -16,7 +16,7 @@ import { sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import { pgRunner } from '../sql-runner.js';
-import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions } from './routed.js';
+import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions, useVersionStatement } from './routed.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any schema the app declared
 export type DrizzleDatabase = NodePgDatabase<any> & { $client: pg.Pool | pg.Client };
@@ -38,8 +38,8 @@ export async function drizzleRouter<DB extends DrizzleDatabase>(opts: DrizzleRou
   const owned = await adapterCore({ ...rest, ...listen }, pgRunner(client));
   return keyedTransactions<DrizzleTransaction<DB>>(owned, (version, fn) =>
     db.transaction(async (tx) => {
-      // useVersionSql quotes the version as a literal (src/sql/ident.ts): no parameter needed.
-      await tx.execute(sql.raw(owned.core.useVersionSql(version)));
+      // The statement quotes the version as a literal (src/sql/ident.ts): no parameter needed.
+      await tx.execute(sql.raw(useVersionStatement(owned.core, version)));
       return fn(tx as DrizzleTransaction<DB>, version);
     }),
   );

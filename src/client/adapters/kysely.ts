@@ -14,7 +14,7 @@
  */
 import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { SqlRunner } from '../sql-runner.js';
-import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions } from './routed.js';
+import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions, useVersionStatement } from './routed.js';
 
 export interface KyselyRouterOptions<DB> extends AdapterOptions {
   db: Kysely<DB>;
@@ -31,7 +31,7 @@ export async function kyselyRouter<DB>(opts: KyselyRouterOptions<DB>): Promise<K
   const owned = await adapterCore(rest, kyselyRunner(db));
   return keyedTransactions<Transaction<DB>>(owned, (version, fn) =>
     db.transaction().execute(async (trx) => {
-      await trx.executeQuery(CompiledQuery.raw(owned.core.useVersionSql(version)));
+      await trx.executeQuery(CompiledQuery.raw(useVersionStatement(owned.core, version)));
       return fn(trx, version);
     }),
   );

@@ -14,7 +14,7 @@
 import type { Sql, TransactionSql } from 'postgres';
 import type pg from 'pg';
 import type { SqlRunner } from '../sql-runner.js';
-import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions } from './routed.js';
+import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions, useVersionStatement } from './routed.js';
 
 export interface PostgresRouterOptions extends AdapterOptions {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any postgres.js instance, whatever its custom types
@@ -60,7 +60,7 @@ export async function postgresRouter(opts: PostgresRouterOptions): Promise<Postg
   const owned = await adapterCore({ ...rest, ...(listen ? { listenConnectionConfig: listen } : {}) }, postgresRunner(sql));
   return keyedTransactions(owned, async (version, fn) => {
     const result = await sql.begin(async (tx) => {
-      await tx.unsafe(owned.core.useVersionSql(version));
+      await tx.unsafe(useVersionStatement(owned.core, version));
       return fn(tx, version);
     });
     return result as Awaited<ReturnType<typeof fn>>;

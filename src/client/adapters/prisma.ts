@@ -21,7 +21,7 @@
  */
 import type pg from 'pg';
 import { pgRunner } from '../sql-runner.js';
-import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions } from './routed.js';
+import { type AdapterOptions, adapterCore, keyedTransactions, type KeyedTransactions, useVersionStatement } from './routed.js';
 
 /** What the helper needs of a PrismaClient (any generated client has it). */
 export interface PrismaClientLike<Tx> {
@@ -57,7 +57,7 @@ export async function prismaRouter<Tx extends PrismaTransactionLike>(opts: Prism
   };
   const keyed = keyedTransactions<Tx>(owned, (version, fn) =>
     client(version).$transaction(async (tx) => {
-      await tx.$executeRawUnsafe(owned.core.useVersionSql(version));
+      await tx.$executeRawUnsafe(useVersionStatement(owned.core, version));
       return fn(tx, version);
     }, transactionOptions),
   );

@@ -9,6 +9,8 @@ import { createRoutingCore, type RoutingCore, type RoutingCoreOptions } from '..
 import { NON_SQL_ERROR } from '../health.js';
 import type { VersionSelector } from '../rollout-state.js';
 import { type SqlRunner, sqlstateOf } from '../sql-runner.js';
+import { ident } from '../../sql/ident.js';
+import { useVersionSql } from '../version-sql.js';
 
 export interface AdapterOptions extends Omit<RoutingCoreOptions, 'run'> {
   /**
@@ -69,6 +71,17 @@ function prismaErrorCode(e: object): string | undefined {
   if (typeof (e as { clientVersion?: unknown }).clientVersion !== 'string') return undefined;
   const cause = (e as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown; code?: unknown } } } }).meta?.driverAdapterError?.cause;
   return sqlstateOf({ code: cause?.originalCode }) ?? sqlstateOf({ code: cause?.code }) ?? NON_SQL_ERROR;
+}
+
+/**
+ * The one statement that puts the driver's transaction (its BEGIN already sent) on `version`:
+ * `SELECT tandem.use_version('…')`, a single statement, so that drivers sending it with the
+ * extended protocol (postgres.js, Prisma) can; transaction-local, so PgBouncer-safe. Without a
+ * state schema (nothing ever migrated here) there is no such function, and the version is the
+ * schema itself: SET LOCAL search_path.
+ */
+export function useVersionStatement(core: RoutingCore, version: string): string {
+  return core.state().installed ? useVersionSql(version, 'use-version') : `SET LOCAL search_path TO ${ident(version)}`;
 }
 
 /** Runs `work` (a whole transaction on `version`) and counts its outcome into the version's health. */
