@@ -9,7 +9,7 @@ await c.query(`SET synchronous_commit = off`);
 const pid = (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p;
 const cpu = () => { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10_000; };
 const texts = Array.from({ length: cols - 3 }, (_, i) => `c${i + 3}`);
-const N = 30000;
+const N = 20000;
 const work: Record<string, string> = {
   upd: `UPDATE bench SET balance = balance + 1 WHERE id = k`,
   other: `UPDATE bench SET filler = 'x' WHERE id = k`,

@@ -181,9 +181,7 @@ function arrayElement(v: string): string {
 
 /**
  * A batch of the key-less path: the rows of a range of heap pages (a TID range scan, PostgreSQL
- * 14+), locked, given their new values, and the checkpoint set to the next page. Joined back by
- * ctid (a TID scan): a row moved since the snapshot (by a write that left it out of sync, which
- * the trigger never does) is left for the final sweep, which finds it by its marker.
+ * 14+), locked, given their new values (writeLockedSql), and the checkpoint set to the next page.
  */
 export function ctidBatchSql(step: SetBasedStep, a: { migrationId: string; fromPage: number | null; toPage: number | null; nextPage: number }): string {
   const table = qualified(step.schema, step.table);

@@ -115,6 +115,10 @@ export async function migrateDirectory(client: pg.Client, files: DirectoryMigrat
  */
 const engine = () => import('../engine/lifecycle.js');
 
+/**
+ * Rows applied with their file's checksum never need the document's. A baseline has neither, but
+ * no file can match it (a file has operations, a baseline none): '' tells them apart as well.
+ */
 async function documentChecksumFor(history: HistoryEntry[]): Promise<DocumentChecksum> {
   if (history.every((e) => e.fileChecksum !== null || e.baseline)) return () => '';
   return (await engine()).checksum;

@@ -61,10 +61,6 @@ export function fileMatchesHistory(file: DirectoryMigration, entry: HistoryEntry
   return file.checksum === entry.fileChecksum || file.checksum === renderedChecksum(entry.migration, formatOf(file.fileName));
 }
 
-function shortSum(sum: string | null): string {
-  return sum === null ? '(none recorded)' : sum.slice(0, 12);
-}
-
 function refuseDrift(files: DirectoryMigration[], live: Map<string, HistoryEntry>, documentChecksum: DocumentChecksum): void {
   const drifted = files.filter((f) => {
     const e = live.get(f.name);
@@ -74,7 +70,7 @@ function refuseDrift(files: DirectoryMigration[], live: Map<string, HistoryEntry
   const lines = drifted.map((f) => {
     const e = live.get(f.name)!;
     const recorded = e.fileChecksum ?? `document ${e.checksum}`;
-    return `${f.fileName} (migration ${f.name}, ${e.phase}): sha256 recorded when applied ${shortSum(recorded)}…, file now ${shortSum(f.checksum)}…`;
+    return `${f.fileName} (migration ${f.name}, ${e.phase}): sha256 recorded when applied ${recorded}, file now ${f.checksum}`;
   });
   const activeOne = drifted.some((f) => isInProgress(live.get(f.name)!));
   throw new DirectoryError(

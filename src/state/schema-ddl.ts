@@ -110,3 +110,6 @@ export const stateSchemaDdl: string[] = [
               set_config('tandem.version', version_schema, true)
      $fn$`,
 ];
+
+/** The functions of the state schema itself (use_version, the rollout's notify…), as opposed to those a migration creates there. */
+export const STATE_FUNCTIONS: string[] = stateSchemaDdl.flatMap((sql) => /CREATE (?:OR REPLACE )?FUNCTION tandem\.(\w+)/i.exec(sql)?.[1] ?? []);

@@ -13,7 +13,7 @@ import { complete, type EngineOptions, rollback, start } from '../../src/engine/
 import { loadMigrationFile } from '../../src/migration/load.js';
 import { allOperationKinds, type Migration } from '../../src/migration/schema.js';
 import { ident } from '../../src/sql/ident.js';
-import { catalogSnapshot } from '../helpers/catalog.js';
+import { catalogSnapshot, notStateFunction } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../../examples');
@@ -119,7 +119,7 @@ async function assertNoLeftovers(c: pg.Client): Promise<void> {
                 WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisvalid
      UNION ALL SELECT 'trigger', tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
                 WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
-     UNION ALL SELECT 'function', proname FROM pg_proc WHERE pronamespace = 'tandem'::regnamespace AND proname <> 'use_version'`,
+     UNION ALL SELECT 'function', proname FROM pg_proc WHERE pronamespace = 'tandem'::regnamespace AND ${notStateFunction('proname')}`,
   );
   assert.deepEqual(left, [], 'tandem leftovers after complete');
 }

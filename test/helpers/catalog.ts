@@ -1,4 +1,10 @@
 import type pg from 'pg';
+import { STATE_FUNCTIONS } from '../../src/state/schema-ddl.js';
+
+/** SQL condition: `column` (a pg_proc.proname) is not one of the state schema's own functions. */
+export function notStateFunction(column = 'p.proname'): string {
+  return `${column} <> ALL (ARRAY[${STATE_FUNCTIONS.map((f) => `'${f}'`).join(', ')}]::name[])`;
+}
 
 /**
  * Everything about a schema that a rollback must restore: columns (name, type, nullability,
@@ -41,10 +47,9 @@ export async function catalogSnapshot(client: pg.Client, schema = 'public'): Pro
     schemaPrivileges: await q(`SELECT nspname, nspacl::text AS privileges, pg_get_userbyid(nspowner) AS owner FROM pg_namespace WHERE nspname = $1`),
     views: await q(`SELECT viewname, definition FROM pg_views WHERE schemaname = $1 ORDER BY 1`),
     functions: await client
-      .query(
-        `SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ($1, 'tandem') AND p.proname <> 'use_version' ORDER BY 1, 2`,
-        [schema],
-      )
+      .query(`SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ($1, 'tandem') AND ${notStateFunction()} ORDER BY 1, 2`, [
+        schema,
+      ])
       .then((r) => r.rows),
   };
 }

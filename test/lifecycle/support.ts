@@ -11,7 +11,7 @@ import { complete, type EngineOptions, rollback, start } from '../../src/engine/
 import { checkNames, parseMigration } from '../../src/migration/load.js';
 import type { Migration } from '../../src/migration/schema.js';
 import { ident } from '../../src/sql/ident.js';
-import { catalogSnapshot } from '../helpers/catalog.js';
+import { catalogSnapshot, notStateFunction } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 /** Small batches so that a few hundred rows take several of them. */
@@ -129,7 +129,7 @@ export async function leftovers(client: pg.Client, table: string): Promise<{ con
     `public.${ident(table)}`,
   ]);
   const functions = await client.query<{ proname: string }>(
-    `SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'tandem' AND p.proname <> 'use_version' ORDER BY 1`,
+    `SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'tandem' AND ${notStateFunction()} ORDER BY 1`,
   );
   return {
     constraints: constraints.rows.map((r) => r.conname),

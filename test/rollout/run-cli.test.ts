@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { complete } from '../../src/engine/lifecycle.js';
-import { StateError } from '../../src/errors.js';
+import { RunnerBusyError, StateError } from '../../src/errors.js';
 import { parseGate } from '../../src/rollout/gate-spec.js';
 import { type RolloutRunOptions, type RolloutRunResult, runRollout } from '../../src/rollout/run.js';
 import { setRollout } from '../../src/state/rollout-store.js';
@@ -46,8 +46,8 @@ describe('tandem rollout run', () => {
   const percent = async () => Number((await db.query(`SELECT percent FROM tandem.rollouts WHERE schema_name = 'public'`)).rows[0].percent);
   const auditSteps = async () => (await db.query<{ step_id: string }>(`SELECT step_id FROM tandem.audit_log WHERE phase = 'rollout' ORDER BY id`)).rows.map((r) => r.step_id);
   const fast = ['--interval', '300ms', '--check-every', '100ms'];
-  const inProcess = (o: Partial<RolloutRunOptions>) =>
-    runRollout(engine, {
+  const inProcess = (o: Partial<RolloutRunOptions>, client: pg.Client = engine) =>
+    runRollout(client, {
       schema: 'public',
       steps: [20, 100],
       intervalMs: 300,
@@ -140,6 +140,15 @@ describe('tandem rollout run', () => {
     const phase = await db.query(`SELECT phase FROM tandem.migrations WHERE phase = 'active'`);
     assert.equal(phase.rowCount, 1);
     state.promValue = '1';
+  });
+
+  test('one run per schema: a second one, on another connection, is refused while the first holds', async () => {
+    await setRollout(engine, 'public', 0);
+    const first = inProcess({ steps: [100], intervalMs: 1_000 });
+    for (let t0 = Date.now(); (await percent()) !== 100 && Date.now() - t0 < 10_000;) await new Promise((res) => setTimeout(res, 20));
+    const other = await db.connect('second-runner');
+    await assert.rejects(inProcess({}, other), (e: unknown) => e instanceof RunnerBusyError && e.code === 'runner-busy');
+    assert.equal((await first).outcome, 'passed');
   });
 
   test('a run resumes above the current percentage (keys never move back from new to old); no migration in progress is a state error', async () => {

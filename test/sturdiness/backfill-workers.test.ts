@@ -31,7 +31,7 @@ const doc = {
   ],
 };
 // Slow enough (small batches, a delay) that a kill lands in the middle of the slices.
-const PACE = ['--batch-size', '150', '--batch-delay', '15', '--lock-timeout', '1000'];
+const PACE = ['--batch-size', '100', '--batch-delay', '40', '--lock-timeout', '1000'];
 
 const dbs: TestDatabase[] = [];
 afterEach(async () => {
@@ -91,7 +91,7 @@ test('two processes: the joiner (backfill run --workers 2) is killed -9 mid-slic
   const db = await freshDatabase(SETUP, dbs);
   const file = writeMigrationFile(doc.name, doc);
   const runner = spawnCli(['start', file, '--workers', '2', ...PACE], db.url);
-  await waitFor('the runner to split the table and begin', async () => (await slices(db)).some((s) => s.rows_done > 0), 30_000);
+  await waitFor('the runner to split the table and begin', async () => (await slices(db)).some((s) => s.rows_done > 0), 60_000);
   const joiner = spawnCli(['backfill', 'run', '--workers', '2', ...PACE], db.url);
   const tag = `tandem-backfill pid ${joiner.child.pid}`;
   // Both of the joiner's workers hold a slice, and have moved its checkpoint.
@@ -102,7 +102,7 @@ test('two processes: the joiner (backfill run --workers 2) is killed -9 mid-slic
       if (mine.length < 2) return undefined;
       return (await slices(db)).some((s) => !s.done && s.last_key !== null && s.range_start !== null) ? mine : undefined;
     },
-    30_000,
+    60_000,
   );
   assert.equal(held.length, 2);
   joiner.child.kill('SIGKILL');
@@ -133,7 +133,7 @@ test('the runner (start --workers 2) is killed -9 mid-slice; a rerun resumes eve
       const s = await slices(db);
       return s.filter((x) => x.last_key !== null && !x.done).length >= 2 ? s : undefined;
     },
-    30_000,
+    60_000,
   );
   first.child.kill('SIGKILL');
   await first.done;

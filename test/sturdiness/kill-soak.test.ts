@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import type pg from 'pg';
 import { Ledger, Partition, Recorder, type RunningClient, startClient, type TrafficShape, type Version, verifyTable } from '../../src/traffic/workload.js';
-import { catalogSnapshot } from '../helpers/catalog.js';
+import { catalogSnapshot, notStateFunction } from '../helpers/catalog.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { type CliRun, sleep, writeMigrationFile } from '../concurrency/support.js';
 import { freshDatabase, hasStackTrace, killSpawned, migrations, runnerHolders, spawnCli, stateExists, waitFor } from './support.js';
@@ -274,7 +274,7 @@ async function leftovers(db: Queryable, versionSchemaGone: string | undefined): 
      WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
     UNION ALL SELECT 'constraint ' || conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conname LIKE '\\_tandem%'
     UNION ALL SELECT 'function ' || n.nspname || '.' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname IN ('public', 'tandem') AND p.proname <> 'use_version'
+     WHERE n.nspname IN ('public', 'tandem') AND ${notStateFunction()}
     UNION ALL SELECT 'invalid index ' || indexrelid::regclass FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
      WHERE c.relnamespace = 'public'::regnamespace AND NOT i.indisvalid`);
   const out = r.rows.map((x) => x.what as string);
