@@ -78,7 +78,7 @@ function derive(rs: Measurement[]) {
 }
 
 function printTable(rs: Measurement[], d: ReturnType<typeof derive>): void {
-  const head = ['rows', 'cols', 'workers', 'vacuum%', 'UPDATE rows/s', 'backfill rows/s', 'ratio', 'heap before→after MB', 'twin heap MB', 'peak RSS MB', 'wrong'];
+  const head = ['rows', 'cols', 'workers', 'vacuum%', 'UPDATE rows/s', 'backfill rows/s', 'ratio', 'heap before→after MB', 'twin heap MB', 'WAL MB (twin)', 'peak RSS MB', 'wrong'];
   const lines = rs.map((r) => [
     r.rows.toLocaleString('en'),
     r.columns,
@@ -89,6 +89,7 @@ function printTable(rs: Measurement[], d: ReturnType<typeof derive>): void {
     `${r.ratio.toFixed(2)}×`,
     `${r.heapBeforeMb} → ${r.heapAfterMb}`,
     r.twinHeapAfterMb,
+    `${r.walMb} (${r.twinWalMb})`,
     r.peakRssMb ?? '?',
     r.wrongRows,
   ]);

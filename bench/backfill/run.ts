@@ -37,6 +37,9 @@ export interface Measurement extends Case {
   heapBeforeMb: number;
   heapAfterMb: number;
   twinHeapAfterMb: number;
+  /** WAL written by Tandem's start (backfill and its few DDL statements), and by the baseline UPDATE. */
+  walMb: number;
+  twinWalMb: number;
   /** Rows whose new column differs from lower(c1), or whose marker is not true: must be 0. */
   wrongRows: number;
 }
@@ -49,6 +52,15 @@ function tableSql(name: string, rows: number, columns: number): string {
   const values = Array.from({ length: Math.max(0, columns - 2) }, (_, i) => (i % 2 === 0 ? `(g * ${i + 3}) % 100000` : `'v' || (g % ${97 + i})`));
   return `CREATE TABLE ${name} (id bigint PRIMARY KEY, c1 text${extra.length ? `, ${extra.join(', ')}` : ''});
           INSERT INTO ${name} SELECT g, 'Name ' || g${values.length ? `, ${values.join(', ')}` : ''} FROM generate_series(1, ${rows}) g;`;
+}
+
+async function walLsn(db: pg.Client): Promise<string> {
+  return (await db.query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0]!.lsn;
+}
+
+/** WAL bytes written since `lsn` (by the whole server: other databases' writes count too). */
+async function walSince(db: pg.Client, lsn: string): Promise<number> {
+  return Number((await db.query<{ n: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS n`, [lsn])).rows[0]!.n);
 }
 
 async function withDatabase<T>(adminUrl: string, fn: (url: string, client: pg.Client) => Promise<T>): Promise<T> {
@@ -110,12 +122,15 @@ export async function measure(adminUrl: string, c: Case, log: (line: string) => 
     const baseline = async (twin: string) => {
       await db.query('CHECKPOINT').catch(() => undefined);
       await db.query(`ALTER TABLE ${twin} ADD COLUMN new_col text`);
+      const lsn = await walLsn(db);
       const started = performance.now();
       await db.query(`UPDATE ${twin} SET new_col = lower(c1)`);
       const seconds = (performance.now() - started) / 1000;
+      walBytes.push(await walSince(db, lsn));
       log(`  baseline UPDATE (${twin}): ${seconds.toFixed(2)} s`);
       return seconds;
     };
+    const walBytes: number[] = [];
     const firstBaseline = await baseline('twin');
     const twinHeapAfter = (await db.query<{ s: string }>(`SELECT pg_relation_size('twin')::text AS s`)).rows[0]!.s;
 
@@ -124,12 +139,14 @@ export async function measure(adminUrl: string, c: Case, log: (line: string) => 
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bench-'));
     const file = path.join(dir, 'add_new_col.yaml');
     await writeFile(file, `operations:\n  - add_column:\n      table: items\n      column: { name: new_col, type: text }\n      up: lower(c1)\n`);
+    const tandemLsn = await walLsn(db);
     const t0 = performance.now();
     const args = ['start', file, '--batch-size', String(c.batchSize), '--workers', String(c.workers), '--vacuum-behind', String(c.vacuumBehind), '--lock-timeout', '1000'];
     const run = await runTandem(args, url);
     await rm(dir, { recursive: true, force: true });
     if (run.code !== 0) throw new Error(`tandem start failed (exit ${run.code}): ${run.stderr}`);
     log(`  tandem start: ${((performance.now() - t0) / 1000).toFixed(2)} s (whole command)`);
+    const tandemWal = await walSince(db, tandemLsn);
 
     const steps = await db.query<{ step_id: string; done_at: Date }>(`SELECT step_id, done_at FROM tandem.steps WHERE phase = 'start' ORDER BY step_index`);
     const bf = steps.rows.findIndex((s) => s.step_id.startsWith('backfill:'));
@@ -150,6 +167,8 @@ export async function measure(adminUrl: string, c: Case, log: (line: string) => 
       heapAfterMb: mb(heapAfter),
       twinHeapAfterMb: mb(twinHeapAfter),
       wrongRows: wrong.rows[0]!.n,
+      walMb: mb(tandemWal),
+      twinWalMb: mb(walBytes[0]!),
     };
   });
 }

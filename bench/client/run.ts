@@ -74,7 +74,7 @@ export async function runClientBench(config: BenchConfig, log: (m: string) => vo
     log('throughput: routed vs plain pool transactions');
     const throughput = await compareThroughput(db.url, db.newVersion, config);
     const figures: Figures = {
-      config: { ...config, databaseUrl: undefined } as Omit<BenchConfig, 'databaseUrl'>,
+      config: withoutUrl(config),
       share25,
       share50,
       stickyViolations,
@@ -90,6 +90,12 @@ export async function runClientBench(config: BenchConfig, log: (m: string) => vo
     await Promise.all(instances.map(async (i) => (await i.router.close(), await i.pool.end())));
     await db.drop();
   }
+}
+
+function withoutUrl(config: BenchConfig): Omit<BenchConfig, 'databaseUrl'> {
+  const { databaseUrl: _url, ...rest } = config;
+  void _url;
+  return rest;
 }
 
 async function untilAll(instances: Instance[], percent: number, timeoutMs: number): Promise<void> {
@@ -255,8 +261,8 @@ function routeCost(router: VersionRouter): number {
   let sink = 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) sink += router.versionFor(`user-${i}`).length;
-  const ns = ((performance.now() - t0) * 1e6) / n;
-  return sink > 0 ? ns : ns;
+  if (sink === 0) throw new Error('unreachable'); // keeps the loop from being optimised away
+  return ((performance.now() - t0) * 1e6) / n;
 }
 
 function judge(f: Figures): string[] {

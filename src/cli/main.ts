@@ -107,7 +107,7 @@ program
         const a = s.inProgress;
         lines.push(`schema ${s.schema}: migration ${a.name} is ${a.phase} (${a.steps.phase}: ${a.steps.done}/${a.steps.total} steps)`);
         lines.push(`  new version schema: ${a.versionSchema}; old: ${a.previousVersionSchema ?? `${s.schema} (tables)`}`);
-        lines.push(...(await import('../exec/throttle-format.js')).statusBackfillLines(a.backfill, a.backfillControls));
+        lines.push(...(await import('../exec/throttle-format.js')).statusBackfillLines(a.backfill, a.backfillProgress));
         if (a.lastError) lines.push(`  last error: ${JSON.stringify(a.lastError)}`);
         lines.push(
           `  next: ${a.next.map((c) => `tandem ${c}${c === 'start' ? ' <the same file>' : ''}`).join(', or ')}${a.phase === 'completing' && !a.next.includes('rollback') ? ' (complete is past its point of no return: rollback is no longer possible)' : ''}`,

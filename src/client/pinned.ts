@@ -13,8 +13,7 @@
  *    transaction mode. `connect()` is not offered there (a bare connection would have no version).
  */
 import type pg from 'pg';
-import { HealthRecorder } from './health.js';
-import { NON_SQL_ERROR } from './health.js';
+import { HealthRecorder, NON_SQL_ERROR } from './health.js';
 import { transactionOnVersion } from './pg-transaction.js';
 import { readRolloutState, resolveVersion, type VersionSelector } from './rollout-state.js';
 import type { VersionHandle } from './router.js';
@@ -66,21 +65,21 @@ export async function pinnedPool(opts: PinnedPoolOptions): Promise<PinnedPool> {
     : perSession(opts.pool, version, record, health);
 }
 
-type Record_ = (version: string, ms: number, sqlstate?: string) => void;
+type RecordOutcome = (version: string, ms: number, sqlstate?: string) => void;
 
-function perTransaction(pool: pg.Pool, beginSql: string, version: string, record: Record_, health: HealthRecorder | undefined): PinnedPool {
+function perTransaction(pool: pg.Pool, beginSql: string, version: string, record: RecordOutcome, health: HealthRecorder | undefined): PinnedPool {
   const onVersion = <T>(fn: (client: pg.PoolClient, version: string) => Promise<T>) => transactionOnVersion({ pool, version, beginSql, record }, fn);
   return {
     version,
     mode: 'transaction',
     transaction: onVersion,
-    query: (text, params) => onVersion((c) => c.query(text, params)) as never,
+    query: <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => onVersion((c) => c.query<R>(text, params)),
     connect: () => Promise.reject(new TypeError("pinnedPool: connect() is not available in 'transaction' mode; use transaction() or query()")),
     close: async () => health?.close(),
   };
 }
 
-function perSession(pool: pg.Pool, version: string, record: Record_, health: HealthRecorder | undefined): PinnedPool {
+function perSession(pool: pg.Pool, version: string, record: RecordOutcome, health: HealthRecorder | undefined): PinnedPool {
   // The physical connections already set to the version (pg.Pool hands out the same objects again).
   const pinned = new WeakSet<pg.PoolClient>();
   const connect = async (): Promise<pg.PoolClient> => {
@@ -120,7 +119,7 @@ function perSession(pool: pg.Pool, version: string, record: Record_, health: Hea
     mode: 'search_path',
     connect,
     transaction: (fn) => timed((c) => fn(c, version), true),
-    query: (text, params) => timed((c) => c.query(text, params), false) as never,
+    query: <R extends pg.QueryResultRow>(text: string, params?: unknown[]) => timed((c) => c.query<R>(text, params), false),
     close: async () => health?.close(),
   };
 }

@@ -288,7 +288,8 @@ export async function complete(client: pg.Client, opts: EngineOptions = {}): Pro
     if (row.phase === 'rolling_back') throw new StateError(`migration "${row.name}" is being rolled back`, 'run `tandem rollback` to finish it', { code: 'rolling-back' });
     // Verify first, while nothing is changed: rows that differ refuse the complete (exit 1), phase unchanged.
     if (row.phase === 'active' && opts.verify !== false) await (await import('../exec/verify.js')).assertVerified(client, row, { exec: r.exec, reporter: r.reporter });
-    if (row.phase === 'active') await markCompleting(client, row, opts.force === true); // refused below 100% of a managed rollout
+    // Refused below 100% of a managed rollout; else every key goes to the new version, with the phase.
+    if (row.phase === 'active') await markCompleting(client, row, opts.force === true);
     else r.reporter.info(`resuming complete of ${row.name}`);
     await runPhase(runContext(client, row, r), 'complete', row.plan.complete);
     await setPhase(client, row.id, 'completed');

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type BackfillProgress, backfillProgressIfTracked, type ControlRow, type SlicePacing, type TableProgress } from '../exec/throttle-control.js';
+import { type BackfillProgress, backfillProgressIfTracked } from '../exec/throttle-control.js';
 import { history, inProgress, irreversibleCompleteStepDone, type MigrationRow, stateSchemaReady } from '../state/store.js';
 
 /** A command that moves the migration in progress on from where it is. */
@@ -14,12 +14,13 @@ export interface StatusReport {
     versionSchema: string;
     previousVersionSchema: string | null;
     steps: { phase: string; done: number; total: number };
-    /** Per table; estimatedTotal, rowsPerSecond (measured by the throttle), etaSeconds and pacing from src/exec/throttle-control.ts. */
-    backfill: ({ table: string; rowsDone: number; batches: number; done: boolean } & Partial<Omit<TableProgress, 'table' | 'rowsDone' | 'done' | 'slices'>> & {
-        pacing?: SlicePacing[];
-      })[];
-    /** The operator's live controls (`tandem backfill pause|resume|set`). */
-    backfillControls: ControlRow | null;
+    backfill: { table: string; rowsDone: number; batches: number; done: boolean }[];
+    /**
+     * The backfill's live controls (`tandem backfill pause|resume|set`: paused, settings) and, per
+     * table, rows done, estimated total, the rate the throttle measured, the ETA and each worker's
+     * pacing (src/exec/throttle-control.ts); null on an install without those tables.
+     */
+    backfillProgress: BackfillProgress | null;
     lastError: unknown;
     startedAt: string | null;
     /**
@@ -47,15 +48,14 @@ export async function status(client: pg.Client, schema: string): Promise<StatusR
          FROM tandem.backfill_checkpoints WHERE migration_id = $1 GROUP BY table_name ORDER BY table_name`,
       [active.id],
     );
-    const throttle = await backfillProgressIfTracked(client, active.id, active.plan);
     current = {
       name: active.name,
       phase: active.phase,
       versionSchema: active.version_schema,
       previousVersionSchema: active.previous_version_schema,
       steps: { phase, done: done.rows[0]!.n, total: active.plan[phase].length },
-      backfill: bf.rows.map((b) => ({ table: b.table_name, rowsDone: Number(b.rows_done), batches: Number(b.batches), done: b.done, ...liveOf(throttle, b.table_name) })),
-      backfillControls: throttle?.controls ?? null,
+      backfill: bf.rows.map((b) => ({ table: b.table_name, rowsDone: Number(b.rows_done), batches: Number(b.batches), done: b.done })),
+      backfillProgress: await backfillProgressIfTracked(client, active.id, active.plan),
       lastError: active.last_error,
       startedAt: active.started_at?.toISOString() ?? null,
       next: await nextCommands(client, active),
@@ -76,12 +76,6 @@ export async function status(client: pg.Client, schema: string): Promise<StatusR
       rolledBackAt: m.rolled_back_at?.toISOString() ?? null,
     })),
   };
-}
-
-/** The throttle's measured rate, estimate and ETA of one table, for its backfill entry. */
-function liveOf(p: BackfillProgress | null, table: string) {
-  const t = p?.tables.find((x) => x.table === table);
-  return t ? { estimatedTotal: t.estimatedTotal, rowsPerSecond: t.rowsPerSecond, etaSeconds: t.etaSeconds, pacing: t.slices } : {};
 }
 
 async function nextCommands(client: pg.Client, row: MigrationRow): Promise<NextCommand[]> {

@@ -57,6 +57,8 @@ export interface Calibration {
   seconds: number;
   /** Where the copies were made. */
   copies: 'schema' | 'temp';
+  /** Tables that could not be measured, and why. */
+  failures: string[];
 }
 
 export interface CalibrationInput {
@@ -98,18 +100,26 @@ export function unqualify(table: string, schema: string): string {
 export async function calibrate(client: pg.Client, input: CalibrationInput): Promise<Calibration> {
   const t0 = now();
   const roundTripMs = await medianMs(client, 'SELECT 1', 5);
-  const commitMs = await measureCommit(client);
+  // Without the TEMP privilege the commit is not timed (counted as 0).
+  const commitMs = await measureCommit(client).catch(() => 0);
   const tables: TableCalibration[] = [];
+  const failures: string[] = [];
   let copies: Calibration['copies'] = 'schema';
   for (const name of tablesToCalibrate(input.plan, input.facts)) {
     const table = input.source.tables.find((t) => t.name === name);
     const stats = input.facts.tables.find((t) => t.table === name);
     if (!table || !stats) continue;
-    const r = await calibrateTable(client, input, table, stats);
-    if (r.temp) copies = 'temp';
-    tables.push(r.result);
+    try {
+      const r = await calibrateTable(client, input, table, stats);
+      if (r.temp) copies = 'temp';
+      tables.push(r.result);
+    } catch (err) {
+      // A table that cannot be measured (no TEMP privilege either, a type the copy cannot make…)
+      // leaves its steps without an estimate rather than failing the plan.
+      failures.push(`${name}: not measured (${(err as Error).message})`);
+    }
   }
-  return { serverVersion: input.facts.serverVersion, roundTripMs, commitMs, tables, seconds: (now() - t0) / 1000, copies };
+  return { serverVersion: input.facts.serverVersion, roundTripMs, commitMs, tables, seconds: (now() - t0) / 1000, copies, failures };
 }
 
 async function medianMs(client: pg.Client, sql: string, n: number): Promise<number> {

@@ -59,6 +59,8 @@ export async function estimateOnDatabase(client: pg.Client, plan: Plan, opts: Es
       calibration = { ...calibration, tables: [...calibration.tables, ...more.tables.filter((t) => missing.includes(t.table))] };
     }
   }
-  const estimate = estimatePlan(plan, facts, opts.calibrate ? calibration : undefined, { batchSize: opts.batchSize, notes: opts.notes ?? [] });
+  const measured = opts.calibrate && calibration ? calibration : undefined;
+  const calibrationNotes = measured ? [...measured.failures, ...measured.tables.flatMap((t) => t.notes.map((n) => `calibration of ${t.table}: ${n}`))] : [];
+  const estimate = estimatePlan(plan, facts, measured, { batchSize: opts.batchSize, notes: [...(opts.notes ?? []), ...calibrationNotes] });
   return { estimate, facts, calibration: opts.calibrate ? calibration : undefined };
 }

@@ -3,6 +3,7 @@ import { sleep } from './lock-retry.js';
 import { defaultExecOptions, type ExecOptions, type Reporter } from './options.js';
 import { type Controls, type PacingRecord, poll, type PollResult, type PollSpec, urlSaysSlow } from './throttle-probes.js';
 import { type BatchPacing, type BatchSample, initialPacing, nextPacing, type PacingState, type ThrottleConfig } from './throttle-policy.js';
+import { emitEvent } from '../observe/events.js';
 
 export type { BatchPacing } from './throttle-policy.js';
 
@@ -152,6 +153,17 @@ class Throttle implements BackfillThrottle {
   afterBatch(r: { rows: number; durationMs: number }): void {
     const now = performance.now();
     const sample = { rows: Math.max(0, r.rows), durationMs: Math.max(0, r.durationMs) };
+    // One event per batch, with the pacing it ran at (logs, the runner's batch-duration histogram).
+    emitEvent({
+      type: 'backfill-batch',
+      migrationId: this.migrationId,
+      table: this.args.table,
+      slice: this.args.slice,
+      rows: sample.rows,
+      durationMs: sample.durationMs,
+      batchSize: this.state.batchSize,
+      delayMs: this.state.delayMs,
+    });
     this.state = nextPacing(
       this.state,
       {

@@ -8,17 +8,18 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-type StatusBackfill = NonNullable<StatusReport['inProgress']>['backfill'][number];
-type StatusControls = NonNullable<StatusReport['inProgress']>['backfillControls'];
+type InProgress = NonNullable<StatusReport['inProgress']>;
 
 /** `tandem status`'s backfill lines: progress, measured rate, ETA, and the live settings. */
-export function statusBackfillLines(backfill: StatusBackfill[], controls: StatusControls): string[] {
+export function statusBackfillLines(backfill: InProgress['backfill'], progress: InProgress['backfillProgress']): string[] {
+  const controls = progress?.controls;
   const lines = backfill.map((b) => {
-    const total = Math.max(b.estimatedTotal ?? 0, b.rowsDone);
+    const live = progress?.tables.find((t) => t.table === b.table);
+    const total = Math.max(live?.estimatedTotal ?? 0, b.rowsDone);
     const pct = total > 0 ? ` of ~${total} (${Math.min(100, Math.floor((b.rowsDone / total) * 100))}%)` : '';
-    const rate = !b.done && b.rowsPerSecond ? `, ${Math.round(b.rowsPerSecond)} rows/s` : '';
-    const eta = b.done ? ', done' : controls?.paused ? ', paused' : b.etaSeconds != null ? `, ETA ${formatDuration(b.etaSeconds)}` : '';
-    const backoff = b.done ? undefined : b.pacing?.find((p) => !p.finished && p.backoffReason)?.backoffReason;
+    const rate = !b.done && live?.rowsPerSecond ? `, ${Math.round(live.rowsPerSecond)} rows/s` : '';
+    const eta = b.done ? ', done' : controls?.paused ? ', paused' : live?.etaSeconds != null ? `, ETA ${formatDuration(live.etaSeconds)}` : '';
+    const backoff = b.done ? undefined : live?.slices.find((p) => !p.finished && p.backoffReason)?.backoffReason;
     return `  backfill ${b.table}: ${b.rowsDone} rows${pct} in ${b.batches} batches${rate}${eta}${backoff ? ` (backing off: ${backoff})` : ''}`;
   });
   if (controls && (controls.paused || controls.batchSize !== null || controls.delayMs !== null || controls.targetBatchMs !== null)) {

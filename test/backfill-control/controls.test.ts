@@ -55,11 +55,12 @@ test('set, pause and resume from other shells: a paused backfill holds no transa
       const r = await db.query<{ batch_size: number; delay_ms: number }>(`SELECT batch_size, delay_ms FROM tandem.backfill_pacing WHERE slice >= 0 AND NOT finished`);
       return r.rows.some((p) => p.batch_size === 7 && p.delay_ms === 30);
     });
-    const live = (await status(await db.connect(), 'public')).inProgress!;
-    assert.ok(live.backfill[0]!.estimatedTotal! >= live.backfill[0]!.rowsDone && live.backfill[0]!.estimatedTotal! > 0, 'an estimated total');
-    assert.ok((live.backfill[0]!.rowsPerSecond ?? 0) > 0, 'a measured rate');
-    assert.ok(live.backfill[0]!.etaSeconds !== null && live.backfill[0]!.etaSeconds! >= 0, 'an ETA');
-    assert.deepEqual([live.backfillControls!.batchSize, live.backfillControls!.delayMs, live.backfillControls!.paused], [7, 30, false]);
+    const live = (await status(await db.connect(), 'public')).inProgress!.backfillProgress!;
+    const users = live.tables[0]!;
+    assert.ok(users.estimatedTotal >= users.rowsDone && users.estimatedTotal > 0, 'an estimated total');
+    assert.ok(users.rowsPerSecond > 0, 'a measured rate');
+    assert.ok(users.etaSeconds !== null && users.etaSeconds >= 0, 'an ETA');
+    assert.deepEqual([live.controls.batchSize, live.controls.delayMs, live.controls.paused], [7, 30, false]);
 
     const paused = await cli(['backfill', 'pause']);
     assert.equal(paused.code, 0, paused.stderr);
@@ -84,9 +85,9 @@ test('set, pause and resume from other shells: a paused backfill holds no transa
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /backfill PAUSED, batch size pinned at 7, delay 30 ms/);
     assert.match(shown.stdout, /slice 0: paused, batch 7 rows/);
-    const whilePaused = (await status(await db.connect(), 'public')).inProgress!;
-    assert.equal(whilePaused.backfillControls!.paused, true);
-    assert.equal(whilePaused.backfill[0]!.etaSeconds, null, 'no ETA while paused');
+    const whilePaused = (await status(await db.connect(), 'public')).inProgress!.backfillProgress!;
+    assert.equal(whilePaused.controls.paused, true);
+    assert.equal(whilePaused.tables[0]!.etaSeconds, null, 'no ETA while paused');
 
     first.child.kill('SIGKILL');
     await first.exited;

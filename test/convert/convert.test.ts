@@ -222,6 +222,25 @@ describe('convert: the command', async () => {
         ['down'],
         'total is NOT NULL without a default',
       );
+
+      // A key a foreign key references cannot be shadowed (known from the database): raw SQL that
+      // rebuilds the version views around it, which `start` then runs with a version schema present.
+      await db.query('CREATE TABLE lines (id int PRIMARY KEY, order_id int REFERENCES orders)');
+      const init = path.join(dir, 'catalog-0001.yaml');
+      await writeFile(init, 'operations:\n  - create_table: { name: extra, columns: [ {name: id, type: int, pk: true} ] }\n');
+      assert.equal((await runCli(['--database-url', db.url, 'start', '--complete', init])).code, 0);
+      const widen = path.join(dir, 'widen.sql');
+      await writeFile(widen, 'ALTER TABLE orders ALTER COLUMN id TYPE bigint;\n');
+      const yaml = path.join(dir, 'catalog-0002.yaml');
+      const c = await runCli(['--database-url', db.url, 'convert', widen, '-o', yaml]);
+      assert.equal(c.code, 0, c.stderr);
+      assert.match(c.stderr, /orders\.id is in the primary key/);
+      const s = await runCli(['--database-url', db.url, 'start', '--complete', yaml]);
+      assert.equal(s.code, 0, s.stderr);
+      const latest = await db.query<{ t: string }>(
+        `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '"public_catalog-0002".orders'::regclass AND attname = 'id'`,
+      );
+      assert.equal(latest.rows[0]!.t, 'bigint');
     } finally {
       await db.drop();
     }

@@ -127,12 +127,14 @@ describe('tandem plan with estimates', () => {
 
   test('an owner without CREATE on the schema: calibrated on a TEMP copy; still changes nothing', async () => {
     const role = `${db.name}_owner`;
-    await client.query(`CREATE ROLE ${role} LOGIN`);
+    const password = `pw_${db.name}`;
+    await client.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '${password}'`);
     try {
       await client.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; ALTER TABLE users OWNER TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}`);
       const before = await untouched(client);
       const url = new URL(db.url);
       url.username = role;
+      url.password = password;
       const r = await runCli(['plan', file, '--json'], { TANDEM_DATABASE_URL: url.toString() });
       assert.equal(r.code, 0, r.stderr);
       const doc = JSON.parse(r.stdout) as PlanJson;

@@ -81,7 +81,7 @@ describe(
         const holderPid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
         const waiterPid = (await waiter.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
         await waiter.query('BEGIN');
-      const waiting = waiter.query('LOCK TABLE audit_trail IN ACCESS EXCLUSIVE MODE').catch((e: Error) => e);
+        const waiting = waiter.query('LOCK TABLE audit_trail IN ACCESS EXCLUSIVE MODE').catch((e: Error) => e);
         const row = page.locator(`tr.lock-wait[data-pid="${waiterPid}"]`);
         await row.waitFor({ timeout: 5_000 });
         const text = (await row.textContent()) ?? '';

@@ -49,9 +49,14 @@ describe('the runner observed: --metrics-port, --log-format json, --on-event, --
       const afterScrape = await checkpointRows(db);
       const rows = s && sample(s, 'tandem_backfill_rows_total', { table: 'users' });
       if (!s || rows === undefined || sample(s, 'tandem_backfill_done', { table: 'users' }) !== 0) return undefined;
+      // (the batch-duration histogram is told just after a batch commits: wait for its first one)
+      if (!s.families.get('tandem_backfill_batch_duration_seconds')?.samples.length) return undefined;
       return { s, rows, before, afterScrape };
     });
     assert.ok(seen.rows >= seen.before && seen.rows <= seen.afterScrape, `scraped ${seen.rows}, checkpoints ${seen.before}..${seen.afterScrape}`);
+    const batches = seen.s.families.get('tandem_backfill_batch_duration_seconds');
+    assert.equal(batches?.type, 'HISTOGRAM');
+    assert.ok((batches?.samples[0]?.value ?? 0) > 0, 'the runner counts its batches in the duration histogram');
     assert.equal(seen.s.families.get('tandem_backfill_rows_total')?.type, 'COUNTER');
     assert.equal(sample(seen.s, 'tandem_migration_phase', { migration: 'm1_alter', phase: 'starting' }), 1);
     assert.equal(sample(seen.s, 'tandem_migration_steps_total', { migration: 'm1_alter', phase: 'start' }), 3);
@@ -74,7 +79,8 @@ describe('the runner observed: --metrics-port, --log-format json, --on-event, --
     const lines = done.stderr.split('\n').filter(Boolean);
     const events = lines.map((l) => JSON.parse(l) as { event: string; level: string; time: string; phase?: string; outcome?: string });
     const kinds = new Set(events.map((e) => e.event));
-    for (const k of ['step', 'step-attempt', 'phase-change', 'backfill-progress', 'command-done']) assert.ok(kinds.has(k), `a ${k} event (got ${[...kinds].join(', ')})`);
+    for (const k of ['step', 'step-attempt', 'phase-change', 'backfill-progress', 'backfill-batch', 'command-done'])
+      assert.ok(kinds.has(k), `a ${k} event (got ${[...kinds].join(', ')})`);
     assert.deepEqual(
       events.filter((e) => e.event === 'phase-change').map((e) => e.phase),
       ['active', 'completing', 'completed'],

@@ -26,7 +26,7 @@ export async function scrape(url: string, headers: Record<string, string> = {}):
   const raw = await res.text();
   const families = new Map<string, { type: string; samples: { labels: Record<string, string>; value: number }[] }>();
   for (const f of parsePrometheusTextFormat(raw)) {
-    families.set(f.name, { type: f.type, samples: f.metrics.map((m) => ({ labels: m.labels ?? {}, value: Number(m.value ?? m.count ?? NaN) })) });
+    families.set(f.name, { type: f.type, samples: f.metrics.map((m) => ({ labels: m.labels ?? {}, value: Number(m.value ?? m.count ?? m.buckets?.['+Inf'] ?? NaN) })) });
   }
   return { raw, families };
 }

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { baseline } from '../../src/pipeline/baseline.js';
 import { readMigrationDirectory } from '../../src/pipeline/directory.js';
+import { describeHistory, historyReport } from '../../src/pipeline/history.js';
+import { pull } from '../../src/pipeline/pull.js';
 import { migrateDirectory } from '../../src/pipeline/migrate.js';
 import { catalogSnapshot } from '../helpers/catalog.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -51,7 +54,7 @@ describe('adopting a database: baseline, start outside migrate, pull, history', 
     assert.deepEqual(await historyRows(client), [{ name: '0000_baseline', phase: 'completed', file_name: null, file_checksum: null, baseline: true }]);
     assert.equal((await tandem(db, ['latest'])).stdout.trim(), 'public_0000_baseline');
     // Run again (a CI retry): already done. Another baseline on a schema with history: refused, nothing changed.
-    assert.equal((await tandemJson<{ alreadyDone: boolean }>(db, ['baseline', '0000_baseline'])).alreadyDone, true);
+    assert.equal((await baseline(client, '0000_baseline')).alreadyDone, true);
     const snapshot = await databaseSnapshot(client);
     const refused = await tandemJson<{ error: { code: string } }>(db, ['baseline', 'again'], 2);
     assert.equal(refused.error.code, 'history-not-empty');
@@ -106,7 +109,7 @@ describe('adopting a database: baseline, start outside migrate, pull, history', 
       const again = await migrateDirectory(client, await readMigrationDirectory(fresh.path), { lockTimeoutMs: 200 });
       assert.deepEqual(again.actions, [], 'pulled files are recognised as the applied ones');
       assert.deepEqual(await databaseSnapshot(client), snapshot);
-      assert.deepEqual((await tandemJson<{ written: unknown[] }>(db, ['pull', fresh.path])).written, []);
+      assert.deepEqual((await pull(client, fresh.path, 'public')).written, []);
     } finally {
       await fresh.remove();
     }
@@ -129,7 +132,7 @@ describe('adopting a database: baseline, start outside migrate, pull, history', 
     assert.ok(email.durations.startMs !== null && email.durations.startMs >= 0);
     assert.ok(email.durations.completeMs !== null && email.durations.completeMs >= 0);
     assert.equal(h.migrations[2]!.durations.completeMs, null, 'the active one has not completed');
-    const text = await tandem(db, ['history']);
-    assert.match(text.stdout, /0001_email\s+completed\s+file 0001_email\.yaml/);
+    const client = await db.connect();
+    assert.match(describeHistory(await historyReport(client, 'public')), /0001_email\s+completed\s+file 0001_email\.yaml/);
   });
 });

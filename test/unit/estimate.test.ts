@@ -111,6 +111,7 @@ const calibration: Calibration = {
   commitMs: 2,
   seconds: 1,
   copies: 'schema',
+  failures: [],
   tables: [
     {
       table: 'users',
