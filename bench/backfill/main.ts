@@ -18,7 +18,7 @@ const { values } = parseArgs({
     columns: { type: 'string', default: '5' },
     workers: { type: 'string', default: '1' },
     'batch-size': { type: 'string', default: '5000' },
-    'vacuum-behind': { type: 'string', default: '0' },
+    'vacuum-behind': { type: 'string', default: '10' },
     'database-url': { type: 'string' },
     json: { type: 'boolean', default: false },
   },

@@ -8,17 +8,18 @@
  *
  * Options: --instances N (20 app instances: a pg.Pool and a versionRouter each, each with its own
  * LISTEN connection), --keys N (random keys per instance, 5000), --sets N (rollout changes timed,
- * 40), --rows N (rows of the table, 10000), --clients N (concurrent transactions in the throughput
- * runs, 8), --seconds S (each throughput round, 3), --rounds N (alternating routed / plain
- * rounds, 4 each), --json FILE (every number), --strict (exit 1 when a target is missed).
+ * 40), --rows N (rows of the table, 10000), --clients N (workers and connections of each of the
+ * three throughput ways, 8), --seconds S (each throughput round, 3), --rounds N (4), --json FILE
+ * (every number), --strict (exit 1 when a target is missed).
  * --database-url URL (else TANDEM_DATABASE_URL, else DATABASE_URL, else an embedded PostgreSQL):
  * the benchmark creates a scratch database there (client_bench_<pid>_<random>) and drops it.
  *
  * Targets: share on the new version at 25% within ±3 points; the same key the same version (on
  * every instance, and again later) while the percentage holds; no key new → old after widening to
  * 50%; p99 time from a rollout change (setRollout, what `tandem rollout set` runs) until every
- * instance routes by it ≤ 1 s; routed throughput ≥ 95% of plain pool transactions, measured in
- * the same run (rounds alternate, so machine noise hits both). Progress on stderr, report on stdout.
+ * instance routes by it ≤ 1 s; routed throughput ≥ 95% of the same transactions with the version
+ * set by hand, and reported against bare transactions with no version set at all. The three run
+ * at the same time, so a shared machine's noise hits them alike. Progress on stderr, report on stdout.
  */
 import { writeFileSync } from 'node:fs';
 import { type BenchConfig, runClientBench } from './run.js';

@@ -81,9 +81,9 @@ export function nodeDriver(seed = 1): Driver {
   return {
     name: 'node-postgres clients (no pgbench found)',
     async run(url, w, clients, seconds) {
-      // The placeholders the statement uses, numbered in order of appearance.
+      // The placeholders the statement uses, numbered in order of appearance and typed (`:v` may feed columns of two types).
       const used = (['id', 'v'] as const).filter((p) => w.sql.includes(`:${p}`)).sort((a, b) => w.sql.indexOf(`:${a}`) - w.sql.indexOf(`:${b}`));
-      const text = used.reduce((sql, p, i) => sql.replaceAll(`:${p}`, `$${i + 1}`), w.sql);
+      const text = used.reduce((sql, p, i) => sql.replaceAll(`:${p}`, `$${i + 1}::${p === 'id' ? 'bigint' : 'integer'}`), w.sql);
       const conns = await Promise.all(
         Array.from({ length: clients }, async () => {
           const c = new pg.Client({ connectionString: url, application_name: 'bench-writes' });

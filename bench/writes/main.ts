@@ -18,7 +18,8 @@
  * disk flushes, which dominates and varies with the other tenants when on), --cpu-transactions N
  * (10000: per phase, the statement's server CPU per transaction, read from /proc when the server
  * runs on this machine; 0: skip), --fillfactor N (an experiment: set on the table before start),
- * --driver pgbench|node (default: pgbench when found, else node-postgres
+ * --trigger-variants (instead of the phases: the sync trigger's function and WHEN clause swapped for
+ * variants, server CPU per transaction of each; --rounds N, 3; needs a local server), --driver pgbench|node (default: pgbench when found, else node-postgres
  * clients), --out FILE (also write the markdown there), --json FILE. --database-url URL (else
  * TANDEM_DATABASE_URL, else DATABASE_URL, else an embedded PostgreSQL): the server on which it
  * creates, and drops afterwards, scratch databases bench_writes_<pid>_*.
@@ -30,10 +31,25 @@ import { type EmbeddedServer, startEmbeddedPostgres } from '../../src/db/embedde
 import { type Driver, findPgbench, nodeDriver, pgbenchDriver } from './driver.js';
 import { renderMarkdown } from './report.js';
 import { runSize, type SizeResult } from './run.js';
+import { renderVariants, runTriggerVariants, type VariantResult } from './trigger-variants.js';
 import { WORKLOADS, type WorkloadKind } from './table.js';
 
 const args = process.argv.slice(2);
-const known = new Set(['--rows', '--columns', '--clients', '--seconds', '--workloads', '--batch-size', '--synchronous-commit', '--cpu-transactions', '--fillfactor', '--driver', '--out', '--json', '--database-url']);
+const known = new Set([
+  '--rows',
+  '--columns',
+  '--clients',
+  '--seconds',
+  '--workloads',
+  '--batch-size',
+  '--synchronous-commit',
+  '--cpu-transactions',
+  '--fillfactor',
+  '--driver',
+  '--out',
+  '--json',
+  '--database-url',
+]);
 for (const a of args) if (a.startsWith('--') && !known.has(a)) usage(`unknown option ${a}`);
 
 function usage(message: string): never {
@@ -41,7 +57,10 @@ function usage(message: string): never {
   process.exit(2);
 }
 
+const flags = new Set(['--trigger-variants']);
+
 function value(name: string): string | undefined {
+  if (flags.has(name)) return args.includes(name) ? 'yes' : undefined;
   const i = args.indexOf(name);
   if (i === -1) return undefined;
   const v = args[i + 1];
@@ -62,6 +81,7 @@ const clients = num('--clients', 4, 1, 64);
 const seconds = num('--seconds', 10, 1, 600);
 const batchSize = num('--batch-size', 1000, 1, 1_000_000);
 const cpuTransactions = num('--cpu-transactions', 10_000, 0, 10_000_000);
+const rounds = num('--rounds', 3, 1, 100);
 const fillfactor = value('--fillfactor') === undefined ? undefined : num('--fillfactor', 100, 10, 100);
 const columns = (value('--columns') ?? '5,50').split(',').map((c) => {
   const n = Number(c);
@@ -95,16 +115,23 @@ if (!adminUrl) {
 }
 const admin = await connect(adminUrl, 'bench-writes-admin');
 const results: SizeResult[] = [];
+const variantResults: VariantResult[] = [];
+const transactions = cpuTransactions || 20_000;
 try {
   log(`driver: ${driver.name}`);
-  for (const c of columns) results.push(await runSize(adminUrl, admin, { rows, columns: c, clients, seconds, workloads, batchSize, synchronousCommit, cpuTransactions, fillfactor, driver, log }));
+  for (const c of columns) {
+    if (value('--trigger-variants')) variantResults.push(await runTriggerVariants(adminUrl, admin, { rows, columns: c, workloads, transactions, rounds, log }));
+    else results.push(await runSize(adminUrl, admin, { rows, columns: c, clients, seconds, workloads, batchSize, synchronousCommit, cpuTransactions, fillfactor, driver, log }));
+  }
 } finally {
   await admin.end().catch(() => undefined);
   await server?.stop();
 }
-const markdown = renderMarkdown(results, { driver: driver.name, clients, seconds, workloads });
+const markdown = value('--trigger-variants')
+  ? renderVariants(variantResults, workloads, transactions, rounds)
+  : renderMarkdown(results, { driver: driver.name, clients, seconds, workloads });
 process.stdout.write(`${markdown}\n`);
 const out = value('--out');
 if (out) writeFileSync(out, `${markdown}\n`);
 const json = value('--json');
-if (json) writeFileSync(json, `${JSON.stringify({ driver: driver.name, clients, seconds, workloads, results }, null, 2)}\n`);
+if (json) writeFileSync(json, `${JSON.stringify({ driver: driver.name, clients, seconds, workloads, results, variantResults }, null, 2)}\n`);

@@ -89,9 +89,7 @@ export async function runSize(adminUrl: string, admin: pg.Client, o: RunOptions)
     for (const sql of [...twinSql(), ...referenceSql()]) await client.query(sql);
     for (const t of [TABLE, TWIN, REFERENCE]) await client.query(`VACUUM ANALYZE ${t}`);
     await client.query('CHECKPOINT').catch(() => undefined);
-    const settings = (await client.query<{ v: string; av: string }>(
-      `SELECT current_setting('server_version') AS v, current_setting('autovacuum') AS av`,
-    )).rows[0]!;
+    const settings = (await client.query<{ v: string; av: string }>(`SELECT current_setting('server_version') AS v, current_setting('autovacuum') AS av`)).rows[0]!;
 
     const phases: Phase[] = [];
     const workload = (kind: WorkloadKind, target: Target): Workload => ({
@@ -110,7 +108,17 @@ export async function runSize(adminUrl: string, admin: pg.Client, o: RunOptions)
       const cpuMicros = o.cpuTransactions > 0 ? await serverCpuPerTransaction(cpuClient, workload(kind, target), o.cpuTransactions) : undefined;
       const autovacuumSeen = await watch.stop();
       const after = await tableStats(client, table);
-      const phase = { label, workload: kind, tps, referenceTps, cpuMicros, hot: hotShare(before, after), heapMB: after.heapBytes / MB, deadTuples: after.deadTuples, autovacuumSeen };
+      const phase = {
+        label,
+        workload: kind,
+        tps,
+        referenceTps,
+        cpuMicros,
+        hot: hotShare(before, after),
+        heapMB: after.heapBytes / MB,
+        deadTuples: after.deadTuples,
+        autovacuumSeen,
+      };
       phases.push(phase);
       const hot = phase.hot === undefined ? '' : `  HOT ${(phase.hot * 100).toFixed(0)}%`;
       const cpu = cpuMicros === undefined ? '' : `  server CPU ${cpuMicros.toFixed(1)} µs/tx`;

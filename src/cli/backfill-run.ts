@@ -11,7 +11,7 @@ export function registerRun(backfill: Command): void {
     .description("join the migration in progress's backfill with more workers (from this or another machine); exits when every slice is done")
     .addOption(new Option('--workers <n>', 'workers of this process, each on its own connection').argParser(positiveInt).default(1))
     .addOption(new Option('--wait-for <ms>', 'how long to wait for the runner to reach the backfill').argParser(positiveInt).default(600_000))
-    .addOption(new Option('--vacuum-behind <percent>', 'VACUUM the table every this many % of its rows (0 = never)').argParser(positiveInt))
+    .addOption(new Option('--vacuum-behind <percent>', 'VACUUM the table every this many % of its rows (0 = never; default 10)').argParser(positiveInt))
     .action(async (cmd: { workers: number; waitFor: number; vacuumBehind?: number }) => {
       const g = globals();
       const opts = await engineOptions(g);

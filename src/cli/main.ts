@@ -55,11 +55,16 @@ program
   .command('start <file>')
   .description('expand: add what the new version needs, create its version schema, backfill')
   .option('--complete', 'complete the migration right after start')
-  .addOption(new Option('--workers <n>', 'backfill workers, each on its own connection, over slices of the key (`tandem backfill run` joins from elsewhere)').argParser(positiveInt))
-  .addOption(new Option('--vacuum-behind <percent>', 'backfill: VACUUM the table every this many % of its rows (0 = never)').argParser(positiveInt))
+  .addOption(
+    new Option('--workers <n>', 'backfill workers, each on its own connection, over slices of the key (`tandem backfill run` joins from elsewhere)').argParser(positiveInt),
+  )
+  .addOption(new Option('--vacuum-behind <percent>', 'backfill: VACUUM the table every this many % of its rows (0 = never; default 10)').argParser(positiveInt))
   .action(async (file: string, cmd: { complete?: boolean; workers?: number; vacuumBehind?: number }) => {
     const migration = await loadMigrationFile(file);
-    const backfill = { ...(cmd.workers !== undefined ? { workers: Math.max(1, cmd.workers) } : {}), ...(cmd.vacuumBehind !== undefined ? { vacuumBehindPercent: cmd.vacuumBehind } : {}) };
+    const backfill = {
+      ...(cmd.workers !== undefined ? { workers: Math.max(1, cmd.workers) } : {}),
+      ...(cmd.vacuumBehind !== undefined ? { vacuumBehindPercent: cmd.vacuumBehind } : {}),
+    };
     const result = await withClient(async (client) =>
       (await engine()).start(client, migration, { ...(await engineOptions(globals())), ...backfill, complete: cmd.complete === true }),
     );

@@ -164,7 +164,26 @@ async function calibrateTable(client: pg.Client, input: CalibrationInput, table:
     rows = Math.min(max, Math.round(rows * Math.min(20, target / Math.max(took, 0.005))));
     r = await measureSample(client, input, table, stats, rows);
   }
-  return r;
+  // Once more at the same size, keeping the faster of the two per measurement: a short burst on a
+  // busy server is slowed by whatever else runs then; the faster run is the nearer one to the rate
+  // a long backfill averages to.
+  const again = await measureSample(client, input, table, stats, rows);
+  return { temp: r.temp || again.temp, result: fasterOf(r.result, again.result) };
+}
+
+function fasterOf(a: TableCalibration, b: TableCalibration): TableCalibration {
+  const min = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+  const backfillFromB = a.backfillSeconds !== null && b.backfillSeconds !== null && b.backfillSeconds < a.backfillSeconds;
+  const indexSeconds: Record<string, number> = { ...a.indexSeconds };
+  for (const [k, v] of Object.entries(b.indexSeconds)) indexSeconds[k] = Math.min(v, indexSeconds[k] ?? v);
+  return {
+    ...a,
+    ...(backfillFromB ? { backfillSeconds: b.backfillSeconds, batches: b.batches, sweepSeconds: b.sweepSeconds, backfillMethod: b.backfillMethod } : {}),
+    indexSeconds,
+    scanSeconds: Math.min(a.scanSeconds, b.scanSeconds),
+    verifySeconds: min(a.verifySeconds, b.verifySeconds),
+    notes: [...new Set([...a.notes, ...b.notes])],
+  };
 }
 
 async function measureSample(
@@ -299,13 +318,7 @@ interface Measured {
  * The backfill's statements under a savepoint: if `up` fails on a synthetic value (a cast the
  * live values pass), a plain UPDATE of the same rows is measured instead, and noted.
  */
-async function measureBackfillSafely(
-  client: pg.Client,
-  step: BackfillStep,
-  copy: Copy,
-  batchSize: number,
-  notes: string[],
-): Promise<Measured> {
+async function measureBackfillSafely(client: pg.Client, step: BackfillStep, copy: Copy, batchSize: number, notes: string[]): Promise<Measured> {
   await client.query('SAVEPOINT tandem_backfill');
   try {
     const r = await measureBackfill(client, step, copy, batchSize, notes);
@@ -323,16 +336,14 @@ async function measureBackfillSafely(
  * then one final sweep. Their checkpoint and skipped-keys tables are TEMP stand-ins of the same
  * shape (the state schema may not exist, and must not be written).
  */
-async function measureBackfill(
-  client: pg.Client,
-  step: BackfillStep,
-  copy: Copy,
-  batchSize: number,
-  notes: string[],
-): Promise<Measured> {
+async function measureBackfill(client: pg.Client, step: BackfillStep, copy: Copy, batchSize: number, notes: string[]): Promise<Measured> {
   const onCopy = { ...step, schema: copy.schema, table: copy.name };
   if (!isSetBased(onCopy) || onCopy.keyColumns.length === 0) {
-    notes.push(onCopy.keyColumns.length === 0 ? 'no key: the ctid backfill is estimated from the keyed one' : 'backfill through the trigger: estimated from a plain UPDATE');
+    notes.push(
+      onCopy.keyColumns.length === 0
+        ? 'no key: timed as a plain UPDATE of the new columns in ctid batches, as the key-less backfill walks the table'
+        : 'backfill through the trigger: estimated from a plain UPDATE',
+    );
     return measurePlainUpdate(client, onCopy, copy, batchSize);
   }
   await client.query(`CREATE TEMP TABLE IF NOT EXISTS backfill_checkpoints (

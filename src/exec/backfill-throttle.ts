@@ -235,6 +235,8 @@ class Throttle implements BackfillThrottle {
     try {
       return await poll(this.client, this.migrationId, this.spec, this.record());
     } catch (err) {
+      // A lost connection is the worker's failure, not the throttle's: the batch would fail next.
+      if (!isServerError(err)) throw err;
       if (this.spec.throttleSql === null) {
         this.warnOnce('poll', `${this.label}: could not read the backfill controls (${(err as Error).message}); going on with the last known settings`);
         return undefined;
@@ -293,4 +295,9 @@ class Throttle implements BackfillThrottle {
     this.warned.add(key);
     this.reporter.warn(message);
   }
+}
+
+/** An error the server sent (it has a SQLSTATE): the connection is still usable. */
+function isServerError(err: unknown): boolean {
+  return /^[0-9A-Z]{5}$/.test((err as { code?: unknown } | null)?.code?.toString() ?? '');
 }

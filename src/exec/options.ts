@@ -22,7 +22,7 @@ export interface ExecOptions {
   throttleUrl?: string;
   /** Backfill workers of this process, each on its own connection, over slices of the key (default 1). */
   workers?: number;
-  /** VACUUM the table every this many % of its rows backfilled (0 = never); see src/exec/backfill-vacuum.ts. */
+  /** VACUUM the table every this many % of its rows backfilled (0 = never; default 10); see src/exec/backfill-vacuum.ts. */
   vacuumBehindPercent?: number;
 }
 

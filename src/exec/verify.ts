@@ -395,7 +395,11 @@ export function describeMismatch(m: Mismatch): string {
 export async function assertVerified(client: pg.Client, row: MigrationRow, opts: VerifyOptions): Promise<VerifyReport> {
   const report = await verifyMigration(client, row, { ...opts, restart: true });
   const differing = report.mismatchCount - report.notSyncedCount;
-  if (differing === 0) return report;
+  if (differing === 0) {
+    const skipped = report.tables.filter((t) => t.skipped).map((t) => `; ${t.table} skipped: ${t.skipped}`);
+    opts.reporter?.info(`verify: ${report.rowsChecked} rows checked in ${(report.durationMs / 1000).toFixed(1)} s, none differs${skipped.join('')}`);
+    return report;
+  }
   const listed = report.mismatches.filter((m) => m.reason !== 'not-synced');
   const shown = listed.slice(0, 10).map((m) => `    ${describeMismatch(m)}`);
   const more = differing > shown.length ? [`    … ${differing - shown.length} more (\`tandem verify --json\` lists them)`] : [];

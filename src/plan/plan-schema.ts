@@ -76,7 +76,10 @@ export const BackfillStepSchema = z
      * `__tandem_row`, with one column per target physical column. Plans stored without it are
      * backfilled through the sync trigger, as before.
      */
-    up: z.object({ targets: z.array(z.string()), lateral: z.string() }).strict().optional(),
+    up: z
+      .object({ targets: z.array(z.string()), lateral: z.string() })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -13,18 +13,24 @@ import { type BackfillThrottle, openBackfillThrottle } from '../../src/exec/back
 import { defaultExecOptions, type ExecOptions } from '../../src/exec/options.js';
 import { loadMigrationFile } from '../../src/migration/load.js';
 import { runCli } from '../helpers/cli.js';
-import type { TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { migrationFile, seeded, waitFor } from './support.js';
 
+// One database with the migration started, shared by the tests (each opens its own throttles).
 let dir: string;
-let file: string;
-before(async () => ({ dir, file } = await migrationFile()));
-after(() => rm(dir, { recursive: true, force: true }));
-
-async function started(db: TestDatabase): Promise<string> {
-  await start(await db.connect('tandem-engine'), await loadMigrationFile(file));
-  return (await db.query<{ id: string }>(`SELECT id::text FROM tandem.migrations`)).rows[0]!.id;
-}
+let db: TestDatabase;
+let migrationId: string;
+before(async () => {
+  const m = await migrationFile();
+  dir = m.dir;
+  db = await seeded(100);
+  await start(await db.connect('tandem-engine'), await loadMigrationFile(m.file));
+  migrationId = (await db.query<{ id: string }>(`SELECT id::text FROM tandem.migrations`)).rows[0]!.id;
+});
+after(async () => {
+  await db.drop();
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** One pretend batch of the size asked for, taking `ms`. */
 async function batch(t: BackfillThrottle, ms = 20): Promise<void> {
@@ -33,9 +39,7 @@ async function batch(t: BackfillThrottle, ms = 20): Promise<void> {
 }
 
 test('backs off while sessions wait on locks on the table, says why, recovers when they are gone', async () => {
-  const db = await seeded(100);
-  try {
-    const migrationId = await started(db);
+  {
     const holder = await db.connect('lock-holder');
     await holder.query('BEGIN');
     await holder.query('UPDATE users SET email = email WHERE id = 1');
@@ -62,18 +66,14 @@ test('backs off while sessions wait on locks on the table, says why, recovers wh
     await t.close();
     const recorded = await db.query<{ finished: boolean; batch_size: number }>(`SELECT finished, batch_size FROM tandem.backfill_pacing WHERE slice = 0`);
     assert.equal(recorded.rows[0]!.finished, true);
-  } finally {
-    await db.drop();
   }
 });
 
 test('--throttle-sql true, a failing --throttle-sql (said once) and a --throttle-url answering 503 each slow it down', async () => {
-  const db = await seeded(20);
   let answer = 503;
   const server = createServer((_req, res) => res.writeHead(answer).end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
-    const migrationId = await started(db);
     const warnings: string[] = [];
     const reporter = { info: () => undefined, warn: (m: string) => warnings.push(m) };
     const open = async (extra: Partial<ExecOptions>) =>
@@ -102,28 +102,26 @@ test('--throttle-sql true, a failing --throttle-sql (said once) and a --throttle
     await url.close();
   } finally {
     server.close();
-    await db.drop();
   }
 });
 
 test('bad input changes nothing: no migration in progress, a batch size below 1 (exit 2)', async () => {
-  const db = await seeded(20);
+  const empty = await createTestDatabase();
   try {
-    const cli = (args: string[]) => runCli(['--database-url', db.url, ...args]);
-    const none = await cli(['backfill', 'pause']);
+    const none = await runCli(['--database-url', empty.url, 'backfill', 'pause']);
     assert.equal(none.code, 2, none.stderr);
     assert.match(none.stderr, /no migration is in progress/);
-    const tandem = await db.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'tandem'`);
+    const tandem = await empty.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'tandem'`);
     assert.equal(tandem.rowCount, 0, 'the state schema was not created');
-
-    await started(db);
-    for (const size of ['-5', '0']) {
-      const r = await cli(['backfill', 'set', '--batch-size', size]);
-      assert.equal(r.code, 2, `--batch-size ${size}: ${r.stderr}`);
-      assert.match(r.stderr, /batch-size/);
-      assert.equal((await db.query(`SELECT * FROM tandem.backfill_controls`)).rowCount, 0, `--batch-size ${size} changed nothing`);
-    }
   } finally {
-    await db.drop();
+    await empty.drop();
+  }
+  const controls = async () => JSON.stringify((await db.query(`SELECT * FROM tandem.backfill_controls`)).rows);
+  const before = await controls();
+  for (const size of ['-5', '0']) {
+    const r = await runCli(['--database-url', db.url, 'backfill', 'set', '--batch-size', size]);
+    assert.equal(r.code, 2, `--batch-size ${size}: ${r.stderr}`);
+    assert.match(r.stderr, /batch-size/);
+    assert.equal(await controls(), before, `--batch-size ${size} changed nothing`);
   }
 });

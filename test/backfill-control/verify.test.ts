@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { complete, start } from '../../src/engine/lifecycle.js';
+import { start } from '../../src/engine/lifecycle.js';
 import { defaultExecOptions } from '../../src/exec/options.js';
 import { verifyMigration, type VerifyReport } from '../../src/exec/verify.js';
 import { loadMigrationFile } from '../../src/migration/load.js';
@@ -102,13 +102,19 @@ test('both versions writing during the verify: no mismatch; a row written withou
     assert.equal((await inProgress(engine, 'public'))!.phase, 'active');
     assert.equal((await steps()).rowCount, 0, 'no complete step recorded');
 
-    // The re-sync the report gives, then complete verifies again and goes through.
+    // The re-sync the report gives repairs the row.
     await db.query(doc.tables[0]!.resyncSql!);
-    await complete(engine, { lockTimeoutMs: 1_000 });
-    const done = await db.query<{ email: string }>(`SELECT email FROM users WHERE id IN (5, 777) ORDER BY id`);
+    const repaired = await verifyMigration(engine, (await inProgress(engine, 'public'))!, { exec });
+    assert.deepEqual([repaired.ok, repaired.mismatchCount], [true, 0]);
+
+    // --no-verify skips the check: a row corrupted again is contracted as it is.
+    await db.query(`SET session_replication_role = replica; UPDATE users SET _tandem_new_email = 'garbage' WHERE id = 778; SET session_replication_role = DEFAULT`);
+    const skipped = await runCli(['--database-url', db.url, 'complete', '--no-verify']);
+    assert.equal(skipped.code, 0, skipped.stderr);
+    const done = await db.query<{ email: string }>(`SELECT email FROM users WHERE id IN (5, 777, 778) ORDER BY id`);
     assert.deepEqual(
       done.rows.map((r) => r.email),
-      ['MiXeD@Case.IO', 'user777@x.io'],
+      ['MiXeD@Case.IO', 'user777@x.io', 'garbage'],
     );
   } finally {
     await db.drop();

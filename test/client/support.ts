@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { start } from '../../src/engine/lifecycle.js';
 import { parseMigration } from '../../src/migration/load.js';
-import { runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 export const SETUP = `CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL);
@@ -23,38 +22,6 @@ export const migrationDoc = {
     { rename_column: { table: 'users', from: 'name', to: 'full_name' } },
   ],
 };
-
-export interface ClientEnv {
-  db: TestDatabase;
-  pool: pg.Pool;
-  cli(args: string[]): ReturnType<typeof runCli>;
-  /** `tandem <args> --json`, exit 0 expected, its document. */
-  cliJson<T>(args: string[]): Promise<T>;
-}
-
-/** A database with `users`, the migration started (rollout at 0%), a pool of the app; dropped afterwards. */
-export async function withStartedMigration(fn: (env: ClientEnv) => Promise<void>, opts: { start?: boolean } = {}): Promise<void> {
-  const db = await createTestDatabase();
-  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  pool.on('error', () => undefined);
-  try {
-    await db.query(SETUP);
-    if (opts.start !== false) {
-      const engine = await db.connect('tandem-engine');
-      await start(engine, parseMigration(migrationDoc, undefined), { lockTimeoutMs: 1_000 });
-    }
-    const cli = (args: string[]) => runCli(['--database-url', db.url, ...args]);
-    const cliJson = async <T>(args: string[]): Promise<T> => {
-      const r = await cli(['--json', ...args]);
-      assert.equal(r.code, 0, `tandem ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-      return JSON.parse(r.stdout) as T;
-    };
-    await fn({ db, pool, cli, cliJson });
-  } finally {
-    await pool.end().catch(() => undefined);
-    await db.drop();
-  }
-}
 
 /** Wait until `check` is true (polled every 10 ms), else fail after `timeoutMs`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<number> {

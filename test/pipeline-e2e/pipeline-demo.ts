@@ -6,6 +6,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { type ColumnSpec, Ledger, type Row, type TrafficShape, type VerifyResult, verifyTable } from '../../src/traffic/workload.js';
+import { convertSql } from '../../src/convert/convert.js';
+import { parseSqlFile } from '../../src/convert/parse.js';
+import { migrationYaml } from '../../src/convert/yaml.js';
 import { runActionStep, type StepResult } from '../action/run-step.js';
 import { projectRoot, runCli } from '../helpers/cli.js';
 
@@ -138,7 +141,14 @@ export async function runPipelineDemo(databaseUrl: string, log: (line: string) =
   };
   const step = (inputs: Record<string, string>) => runActionStep(work, inputs, databaseUrl);
   const latest = async () => (await stage('tandem latest', () => runCli(['--database-url', databaseUrl, 'latest']))).stdout.trim();
-  const convert = (sql: string, yaml: string) => stage(`convert ${sql}`, () => runCli(['convert', path.join(work, 'sql', sql), '-o', path.join(work, 'migrations', yaml)]));
+  // The SQL the developer wrote, converted to a migration (as `tandem convert sql/x.sql -o migrations/x.yaml`, in-process).
+  const convert = (sql: string, yaml: string) =>
+    stage(`convert ${sql}`, async () => {
+      const result = convertSql(await parseSqlFile(path.join(work, 'sql', sql)));
+      if (result.parts.length !== 1 || result.todos.length) throw new Error(`${sql} does not convert into one migration without TODOs`);
+      await writeFile(path.join(work, 'migrations', yaml), migrationYaml(result, sql));
+      return { code: 0 };
+    });
 
   try {
     // The app's current version: orders, applied and completed (a deploy that happened before).

@@ -4,7 +4,7 @@
  * following pg_stats (keys distinct, foreign keys pointing at parent rows, CHECKs respected), the
  * migration run there under traffic of both versions through start → complete and, on a second
  * copy, start → rollback; every step timed with its lock; the clients' latency reported. The
- * live database is only read: its catalog, rows, sequences and (absent) state schema are unchanged,
+ * live database is only read: its catalog, rows, sequences and state schema are unchanged,
  * and no scratch database is left behind.
  */
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { RehearseReport } from '../../src/rehearse/run.js';
+import { initStateSchema } from '../../src/state/store.js';
 import { catalogSnapshot } from '../helpers/catalog.js';
 import { runCli } from '../helpers/cli.js';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -35,7 +36,8 @@ const MIGRATION = `operations:
 async function liveState(client: pg.Client) {
   return {
     catalog: await catalogSnapshot(client),
-    tandem: (await client.query(`SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'tandem'`)).rows[0],
+    tandemCatalog: await catalogSnapshot(client, 'tandem'),
+    tandemRows: (await client.query(`SELECT (SELECT count(*) FROM tandem.migrations)::int AS migrations, (SELECT count(*) FROM tandem.audit_log)::int AS audit`)).rows[0],
     rows: (await client.query(`SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM orders)::int AS orders, (SELECT sum(id) FROM users)::text AS ids`)).rows[0],
     sequence: (await client.query(`SELECT last_value::text FROM users_id_seq`)).rows[0],
   };
@@ -49,6 +51,8 @@ describe('tandem rehearse', () => {
     db = await createTestDatabase();
     client = await db.connect();
     await client.query(SETUP);
+    // The live database has a state schema (as after `tandem init`): the rehearsal must not touch it either.
+    await initStateSchema(client);
     dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-rehearse-'));
   });
   after(async () => {

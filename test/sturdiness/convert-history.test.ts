@@ -7,10 +7,10 @@ import { assertSameSchema, runHistory } from '../convert/history-run.js';
  * Adoption by conversion at the size of a real project: a generated history of SQL migrations
  * (test/fixtures/sql-history/generate.ts, seeded) converted with `tandem convert <dir> -o <dir>`,
  * applied with `tandem migrate <dir> --complete`, compared with the SQL applied directly.
- * TANDEM_HISTORY_FILES (default 80, to keep CI's slow tier short; the target is 300:
+ * TANDEM_HISTORY_FILES (default 60, to keep CI's slow tier short; the target is 300:
  * `TANDEM_HISTORY_FILES=300 npm run test:history`) and TANDEM_HISTORY_SEED (default 1) size it.
  */
-const files = Number(process.env['TANDEM_HISTORY_FILES'] ?? 80);
+const files = Number(process.env['TANDEM_HISTORY_FILES'] ?? 60);
 const seed = Number(process.env['TANDEM_HISTORY_SEED'] ?? 1);
 
 describe('convert a long SQL history', () => {
