@@ -1,6 +1,6 @@
 /**
  * npm run bench:backfill -- [--rows 1000000,10000000] [--columns 5,50] [--workers 1,2]
- *                           [--batch-size 5000] [--vacuum-behind 0] [--database-url URL] [--json]
+ *                           [--batch-size 5000] [--vacuum-behind 10] [--database-url URL] [--json]
  *
  * For each combination: a fresh database and table, the one-UPDATE baseline on its twin, then
  * `tandem start` of a migration that backfills the same expression (bench/backfill/run.ts).

@@ -109,7 +109,7 @@ function runTandem(args: string[], url: string): Promise<{ code: number; stderr:
 
 export async function measure(adminUrl: string, c: Case, log: (line: string) => void = () => undefined): Promise<Measurement> {
   return withDatabase(adminUrl, async (url, db) => {
-    log(`  loading 2 × ${c.rows.toLocaleString('en')} rows, ${c.columns} columns…`);
+    log(`  loading 3 × ${c.rows.toLocaleString('en')} rows, ${c.columns} columns…`);
     await db.query(tableSql('items', c.rows, c.columns));
     await db.query(tableSql('twin', c.rows, c.columns));
     await db.query(tableSql('twin2', c.rows, c.columns));

@@ -18,9 +18,9 @@
  * disk flushes, which dominates and varies with the other tenants when on), --cpu-transactions N
  * (10000: per phase, the statement's server CPU per transaction, read from /proc when the server
  * runs on this machine; 0: skip), --fillfactor N (an experiment: set on the table before start),
- * --trigger-variants (instead of the phases: the sync trigger's function and WHEN clause swapped for
- * variants, server CPU per transaction of each; --rounds N, 3; needs a local server), --driver pgbench|node (default: pgbench when found, else node-postgres
- * clients), --out FILE (also write the markdown there), --json FILE. --database-url URL (else
+ * --trigger-variants (instead of the phases: the sync trigger's function and WHEN clause
+ * swapped for variants, server CPU per transaction of each; --rounds N, 3; needs a local server),
+ * --driver pgbench|node (default: pgbench when found, else node-postgres clients), --out FILE (also write the markdown there), --json FILE. --database-url URL (else
  * TANDEM_DATABASE_URL, else DATABASE_URL, else an embedded PostgreSQL): the server on which it
  * creates, and drops afterwards, scratch databases bench_writes_<pid>_*.
  * Progress goes to stderr, the markdown report to stdout.
@@ -45,6 +45,8 @@ const known = new Set([
   '--synchronous-commit',
   '--cpu-transactions',
   '--fillfactor',
+  '--trigger-variants',
+  '--rounds',
   '--driver',
   '--out',
   '--json',
@@ -116,7 +118,7 @@ if (!adminUrl) {
 const admin = await connect(adminUrl, 'bench-writes-admin');
 const results: SizeResult[] = [];
 const variantResults: VariantResult[] = [];
-const transactions = cpuTransactions || 20_000;
+const transactions = value('--cpu-transactions') === undefined ? 20_000 : cpuTransactions || 20_000;
 try {
   log(`driver: ${driver.name}`);
   for (const c of columns) {

@@ -80,9 +80,10 @@ export async function runSlices(ctx: RunContext, step: SetBasedStep, workers: nu
   try {
     for (let i = 1; i < workers; i++) extra.push(await openSibling(ctx.client, `tandem-backfill pid ${process.pid}`));
     const clients = [ctx.client, ...extra];
-    // A worker that fails stops the others at their next batch: the error is the run's.
+    // A worker that fails stops the others at their next batch; once all have stopped (their
+    // connections are closed only then), the first error is the run's.
     const stop = { failed: false };
-    await Promise.all(
+    const outcomes = await Promise.allSettled(
       clients.map((client) =>
         runWorker(ctx, client, step, sql, progress, vacuum, stop).catch((err: unknown) => {
           stop.failed = true;
@@ -90,6 +91,8 @@ export async function runSlices(ctx: RunContext, step: SetBasedStep, workers: nu
         }),
       ),
     );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   } finally {
     await vacuum.close();
     await Promise.all(extra.map((c) => c.end().catch(() => undefined)));

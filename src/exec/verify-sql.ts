@@ -9,8 +9,10 @@ import { ident, literal, qualified } from '../sql/ident.js';
 export interface VerifyTable {
   schema: string;
   table: string;
+  /** ['ctid'] / ['tid'] for a table without a key (chunks are then ranges of pages). */
   keyColumns: string[];
   keyTypes: string[];
+  byCtid?: boolean;
   markerColumn: string;
   /** The physical new columns `up` fills. */
   targets: string[];
@@ -102,7 +104,7 @@ export function chunkKeysSql(t: VerifyTable, hasStart: boolean, hasEnd: boolean)
  * lock the rows, note whether up(old) holds now and the other columns as stored, write the new
  * columns back as the new version (the sync trigger recomputes the old columns from them with
  * `down`), and return whether the other columns came out the same. Run inside a transaction that
- * is always rolled back.
+ * is always rolled back. The key returned is the one read before (a ctid changes with the update).
  */
 export function newVersionFixedPointSql(t: VerifyTable): string {
   const table = qualified(t.schema, t.table);
@@ -119,7 +121,7 @@ export function newVersionFixedPointSql(t: VerifyTable): string {
     ), rewritten AS (
       UPDATE ${table} AS t SET ${t.targets.map((c) => `${ident(c)} = t.${ident(c)}`).join(', ')}
         FROM before b WHERE ${same('t', 'b')} AND NOT b.up_holds
-      RETURNING ${keyAsText(t, 't')} AS key, ${others('t')} AS others
+      RETURNING b.key, ${others('t')} AS others
     )
     SELECT b.key, b.up_holds, r.others IS NOT DISTINCT FROM b.others AS down_holds
       FROM before b LEFT JOIN rewritten r ON r.key = b.key`;

@@ -37,7 +37,7 @@ import { chunkCheckSql, chunkEndSql, chunkKeysSql, differingRowsSql, newVersionF
  * reported as mismatches. Every chunk's result is stored (tandem.verify_chunks) as it is checked,
  * so an interrupted verify resumes after its last chunk; the chunks are paced by the backfill
  * throttle (slice -1), so `tandem backfill pause` pauses a verify too. No transaction is held
- * between chunks. Tables without a key (walked by ctid) are not verified yet: reported as skipped.
+ * between chunks. A table without a key is walked by ranges of heap pages, its rows named by ctid.
  */
 
 export interface VerifyOptions {
@@ -143,8 +143,7 @@ function backfilledTables(row: MigrationRow): StepWithUp[] {
 
 /** The table's verify description, or why it cannot be verified. */
 async function tableSetup(client: pg.Client, step: StepWithUp): Promise<VerifyTable | string> {
-  if (!step.up) return 'the stored plan has no recomputation of `up` (planned by an older tandem)';
-  if (step.keyColumns.length === 0) return 'the table has no primary or unique not-null key (verify walks a key)';
+  if (!step.up) return 'the plan has no recomputation of `up` for it (nothing for `up` to fill, or planned by an older tandem)';
   const cols = await client.query<{ attname: string; generated: boolean }>(
     `SELECT attname, attgenerated <> '' AS generated FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
     [qualified(step.schema, step.table)],
@@ -153,11 +152,14 @@ async function tableSetup(client: pg.Client, step: StepWithUp): Promise<VerifyTa
   const missing = [step.markerColumn, ...step.up.targets].filter((c) => !present.has(c));
   if (missing.length) return `its new columns are gone (${missing.join(', ')}): the migration's contract already ran`;
   const skip = new Set([step.markerColumn, ...step.up.targets]);
+  // A table with no key is walked by ranges of heap pages (ctid, TID range scans), keys reported as ctids.
+  const byCtid = step.keyColumns.length === 0;
   return {
     schema: step.schema,
     table: step.table,
-    keyColumns: step.keyColumns,
-    keyTypes: step.keyTypes,
+    keyColumns: byCtid ? ['ctid'] : step.keyColumns,
+    keyTypes: byCtid ? ['tid'] : step.keyTypes,
+    byCtid,
     markerColumn: step.markerColumn,
     targets: step.up.targets,
     lateral: step.up.lateral,
@@ -235,8 +237,25 @@ async function verifyTable(client: pg.Client, row: MigrationRow, runId: string, 
 
 /** The last key of the chunk of `size` rows after `start`, or null when fewer rows are left (the chunk runs to the end). */
 async function chunkEnd(client: pg.Client, t: VerifyTable, start: string[] | null, size: number): Promise<string[] | null> {
+  if (t.byCtid) return ctidChunkEnd(client, t, start, size);
   const r = await client.query<{ key: string[] }>(chunkEndSql(t, start !== null), [...(start ?? []), Math.max(1, size)]);
   return r.rows[0]?.key ?? null;
+}
+
+/**
+ * By ctid, a chunk is a range of heap pages: (start, end] with tids '(p,0)' is pages p … end-1
+ * (tuple offsets start at 1). Null when it reaches the table's current last page.
+ */
+async function ctidChunkEnd(client: pg.Client, t: VerifyTable, start: string[] | null, size: number): Promise<string[] | null> {
+  const r = await client.query<{ pages: string; per_page: number }>(
+    `SELECT (pg_relation_size(c.oid) / current_setting('block_size')::int)::text AS pages,
+            greatest(1, coalesce(c.reltuples / nullif(c.relpages, 0), 100))::float8 AS per_page
+       FROM pg_class c WHERE c.oid = to_regclass($1)`,
+    [qualified(t.schema, t.table)],
+  );
+  const from = start ? Number(/^\((\d+),/.exec(start[0]!)?.[1] ?? 0) : 0;
+  const end = from + Math.max(1, Math.ceil(size / r.rows[0]!.per_page));
+  return end >= Number(r.rows[0]!.pages) ? null : [`(${end},0)`];
 }
 
 function rangeParams(start: string[] | null, end: string[] | null): string[] {

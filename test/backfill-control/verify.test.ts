@@ -121,13 +121,15 @@ test('both versions writing during the verify: no mismatch; a row written withou
   }
 });
 
-test('an `up` that fails on a row (written without the trigger) names that row; rows not in sync are named too', async () => {
+test('an `up` that fails on a row (written without the trigger) names that row; rows not in sync are named too; a table without a key names rows by ctid', async () => {
   const db = await seeded(0);
   try {
-    await db.query(`CREATE TABLE items (id int PRIMARY KEY, qty text); INSERT INTO items SELECT g, g::text FROM generate_series(1, 500) g`);
+    await db.query(`CREATE TABLE items (id int PRIMARY KEY, qty text); INSERT INTO items SELECT g, g::text FROM generate_series(1, 500) g;
+      CREATE TABLE events (n text); INSERT INTO events SELECT g::text FROM generate_series(1, 400) g`);
     const { dir: d2, file: f2 } = await migrationFile(`name: qty_int
 operations:
   - alter_column: { table: items, column: qty, type: integer, up: "CAST(qty AS integer)", down: "CAST(qty AS text)" }
+  - alter_column: { table: events, column: n, type: integer, up: "CAST(n AS integer)", down: "CAST(n AS text)" }
 `);
     try {
       const engine = await db.connect('tandem-engine');
@@ -135,18 +137,21 @@ operations:
       await db.query(`SET session_replication_role = replica;
         UPDATE items SET qty = 'lots' WHERE id = 321;
         INSERT INTO items (id, qty) VALUES (9001, '5');
+        UPDATE events SET _tandem_new_n = -1 WHERE n = '250';
         SET session_replication_role = DEFAULT`);
+      const ctid = (await db.query<{ c: string }>(`SELECT ctid::text AS c FROM events WHERE n = '250'`)).rows[0]!.c;
       const report = await verifyMigration(engine, (await inProgress(engine, 'public'))!, { exec, chunkRows: 64 });
       assert.equal(report.ok, false);
       assert.deepEqual(
-        report.mismatches.map((m) => [m.key, m.reason]),
+        report.mismatches.map((m) => [m.table, m.key, m.reason]),
         [
-          [{ id: '321' }, 'up-fails'],
-          [{ id: '9001' }, 'not-synced'],
+          ['events', { ctid }, 'differs'],
+          ['items', { id: '321' }, 'up-fails'],
+          ['items', { id: '9001' }, 'not-synced'],
         ],
       );
-      assert.match(report.mismatches[0]!.error ?? '', /invalid input syntax for type integer/);
-      assert.equal(report.rowsChecked, 501);
+      assert.match(report.mismatches[1]!.error ?? '', /invalid input syntax for type integer/);
+      assert.equal(report.rowsChecked, 901);
     } finally {
       await rm(d2, { recursive: true, force: true });
     }
