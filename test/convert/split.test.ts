@@ -41,7 +41,10 @@ describe('splitOperations', () => {
       { drop_index: { name: 'i' } },
       { rename_table: { from: 'a', to: 'b' } },
     ] as unknown as OperationEntry[];
-    assert.deepEqual(splitOperations(ops), [[0, 1], [2, 3]]);
+    assert.deepEqual(splitOperations(ops), [
+      [0, 1],
+      [2, 3],
+    ]);
   });
 });
 
