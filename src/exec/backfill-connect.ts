@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { sameConnectionSettings } from './lock-retry.js';
 
 /**
  * A new connection with the same parameters as `client` (host, port, user, password, database,
@@ -6,8 +7,8 @@ import pg from 'pg';
  * the parameters is logged.
  */
 export async function openSibling(client: pg.Client, applicationName: string): Promise<pg.Client> {
-  const params = (client as unknown as { connectionParameters: pg.ClientConfig }).connectionParameters;
-  const sibling = new pg.Client({ ...params, application_name: applicationName });
+  // (not a spread of connectionParameters: node-postgres keeps the password there non-enumerable)
+  const sibling = new pg.Client({ ...sameConnectionSettings(client), application_name: applicationName });
   // A dropped connection would otherwise surface as an unhandled 'error' event.
   sibling.on('error', () => undefined);
   await sibling.connect();

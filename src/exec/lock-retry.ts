@@ -184,7 +184,7 @@ export class BlockerWatch {
  * The connection settings of an open client, for a second connection to the same server as the
  * same user (node-postgres keeps them, the password included, on the client).
  */
-function sameConnectionSettings(client: pg.Client): pg.ClientConfig {
+export function sameConnectionSettings(client: pg.Client): pg.ClientConfig {
   const params = (client as unknown as { connectionParameters: Record<string, unknown> }).connectionParameters;
   const c = client as unknown as { user?: string; host?: string; port?: number; database?: string; password?: pg.ClientConfig['password'] };
   const config: pg.ClientConfig = {};

@@ -1,3 +1,5 @@
+import { addColumnIfMissing } from './add-column-ddl.js';
+
 /**
  * State-schema DDL of the backfill control feature, appended to the core DDL (schema-ddl.ts). Every
  * statement is idempotent (IF NOT EXISTS / OR REPLACE / ADD COLUMN IF NOT EXISTS): `tandem init`
@@ -63,5 +65,5 @@ export const backfillControlDdl: string[] = [
     PRIMARY KEY (run_id, table_name, chunk)
   )`,
   // Added after the table's first shape (dev installs of the same state version).
-  `ALTER TABLE tandem.verify_chunks ADD COLUMN IF NOT EXISTS not_synced bigint NOT NULL DEFAULT 0`,
+  addColumnIfMissing('verify_chunks', 'not_synced', 'bigint NOT NULL DEFAULT 0'),
 ];

@@ -1,6 +1,8 @@
+import { addColumnIfMissing } from './add-column-ddl.js';
+
 /**
  * State-schema DDL of the history feature, appended to the core DDL (schema-ddl.ts). Every
- * statement is idempotent (IF NOT EXISTS / OR REPLACE / ADD COLUMN IF NOT EXISTS): `tandem init`
+ * statement is idempotent (IF NOT EXISTS / OR REPLACE / a column added only when missing): `tandem init`
  * and every runner apply it to fresh and to older installs alike.
  *
  * Each migration row records the file it came from, so that `tandem migrate <dir>` recognises the
@@ -11,7 +13,7 @@
  * The `checksum` column (of the migration document) stays what start compares on a resume.
  */
 export const historyDdl: string[] = [
-  `ALTER TABLE tandem.migrations ADD COLUMN IF NOT EXISTS file_name text`,
-  `ALTER TABLE tandem.migrations ADD COLUMN IF NOT EXISTS file_checksum text`,
-  `ALTER TABLE tandem.migrations ADD COLUMN IF NOT EXISTS baseline boolean NOT NULL DEFAULT false`,
+  addColumnIfMissing('migrations', 'file_name', 'text'),
+  addColumnIfMissing('migrations', 'file_checksum', 'text'),
+  addColumnIfMissing('migrations', 'baseline', 'boolean NOT NULL DEFAULT false'),
 ];

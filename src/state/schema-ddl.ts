@@ -33,7 +33,11 @@ export const stateSchemaDdl: string[] = [
     started_at timestamptz,
     completed_at timestamptz,
     rolled_back_at timestamptz,
-    updated_at timestamptz NOT NULL DEFAULT now()
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    -- the file it came from (ddl-history.ts adds these to older installs)
+    file_name text,
+    file_checksum text,
+    baseline boolean NOT NULL DEFAULT false
   )`,
   // At most one migration in progress per target schema.
   `CREATE UNIQUE INDEX IF NOT EXISTS migrations_one_in_progress
