@@ -1,4 +1,4 @@
-/** Shared pieces of the backfill-control tests: a long-running `tandem` child process, and waiting for a condition. */
+/** Shared pieces of the backfill-control tests: a long-running `tandem` child process whose output can be read while it runs. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -29,16 +29,8 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
   return { child, stderr: () => err, stdout: () => out, exited };
 }
 
-/** Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+// Waiting for a condition: the one helper of the concurrency tests.
+export { waitFor } from '../concurrency/support.js';
 
 /** up = lower(email), down = upper(email): the new version's writes are not all `up` of the old columns. */
 export const LOWER_EMAIL = `name: lower_email
