@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { onEvent } from './events.js';
-import { etaSeconds, RateTracker } from './rate.js';
-import type { ObservedState } from './state-extras.js';
+import { RateTracker } from './rate.js';
+import { backfillRateOf, type ObservedState } from './state-extras.js';
 
 /**
  * Prometheus metrics of Tandem (documented in docs/metrics.md). The state metrics are read from
@@ -191,7 +191,6 @@ export function createMetrics(opts: { snapshot: () => Promise<ObservedState>; fr
     for (const m of [...all, verifyRows, verifyChunks, verifyMismatches, verifyFinished, rolloutPercent, vStatements, vErrors, vErrorRatio, vP50, vP99]) m.reset();
     initialized.set(s.initialized ? 1 : 0);
     waiting.set(s.lockWaits.length);
-    const now = Date.parse(s.takenAt);
     for (const m of s.migrations) {
       const base = { schema: m.schema, migration: m.name };
       phase.set({ ...base, phase: m.phase }, 1);
@@ -205,13 +204,10 @@ export function createMetrics(opts: { snapshot: () => Promise<ObservedState>; fr
         rowsEstimated.set(labels, b.estimatedRows);
         backfillDone.set(labels, b.done ? 1 : 0);
         // The rate the workers measure themselves, when they record it; else from successive scrapes.
-        const live = s.extras.backfill[m.id]?.tables.find((t) => t.table === b.table);
-        const scraped = b.done ? 0 : rates.observe(`${m.id}/${b.table}`, b.rowsDone, now);
-        const r = live && live.rowsPerSecond > 0 ? live.rowsPerSecond : scraped;
+        const { rate: r, eta: left } = backfillRateOf(s, m.id, b, rates);
         if (r !== undefined) rate.set(labels, r);
-        // With no estimate (a table never analyzed) there is no ETA to give.
-        const left = b.done ? 0 : (live?.etaSeconds ?? (b.estimatedRows > 0 ? etaSeconds(b.rowsDone, Math.max(b.estimatedRows, b.rowsDone), r) : undefined));
-        if (left !== undefined && left !== null) eta.set(labels, left);
+        if (left !== undefined) eta.set(labels, left);
+        const live = s.extras.backfill[m.id]?.tables.find((t) => t.table === b.table);
         for (const slice of live?.slices ?? []) {
           if (slice.finished) continue;
           batchSize.set({ ...labels, slice: String(slice.slice) }, slice.batchSize);

@@ -3,6 +3,7 @@ import { pgRunner } from '../client/sql-runner.js';
 import { rolloutStatus, type RolloutStatus } from '../client/rollout-status.js';
 import { backfillProgressIfTracked, type BackfillProgress } from '../exec/throttle-control.js';
 import type { Plan } from '../plan/types.js';
+import { etaSeconds, type RateTracker } from './rate.js';
 import type { StateSnapshot } from './state-snapshot.js';
 
 /**
@@ -94,4 +95,22 @@ export async function readObservedState(db: pg.Pool | pg.Client, opts: { schema?
   } finally {
     if (client !== db) (client as pg.PoolClient).release();
   }
+}
+
+/**
+ * A table's backfill rate and ETA: the workers' own measurement when they record one, else the
+ * rate across successive reads of the checkpoints (`rates`); no ETA without an estimate.
+ */
+export function backfillRateOf(
+  state: ObservedState,
+  migrationId: string,
+  b: { table: string; rowsDone: number; estimatedRows: number; done: boolean },
+  rates: RateTracker,
+): { rate: number | undefined; eta: number | undefined } {
+  if (b.done) return { rate: 0, eta: 0 };
+  const live = state.extras.backfill[migrationId]?.tables.find((t) => t.table === b.table);
+  const measured = rates.observe(`${migrationId}/${b.table}`, b.rowsDone, Date.parse(state.takenAt));
+  const rate = live && live.rowsPerSecond > 0 ? live.rowsPerSecond : measured;
+  const eta = live?.etaSeconds ?? (b.estimatedRows > 0 ? etaSeconds(b.rowsDone, Math.max(b.estimatedRows, b.rowsDone), rate) : undefined);
+  return { rate, eta: eta ?? undefined };
 }
