@@ -5,8 +5,9 @@
  * identical tables in one database, each shape run twice, interleaved (a shared machine drifts):
  *   update   one UPDATE of every row (the baseline);
  *   plain    batched `UPDATE … WHERE id > a AND id <= b` (no lock, no skipped keys, no checkpoint);
- *   nolock   the backfill's statement without FOR UPDATE SKIP LOCKED (not correct under traffic);
- *   backfill the backfill's statement.
+ *   backfill the backfill's batch statement (one UPDATE of the next keys' range, with the checkpoint);
+ *   locking  the backfill's locking statement (FOR UPDATE SKIP LOCKED first, skipped keys stored),
+ *            which a batch falls back to after it had to wait for a row an application holds.
  * No trigger, no CLI: the cost of the statements themselves. Prints seconds and ratios to `update`.
  */
 import { randomBytes } from 'node:crypto';
@@ -28,7 +29,7 @@ await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`);
 const db = new pg.Client({ connectionString: databaseUrlFor(adminUrl, name) });
 await db.connect();
 
-const shapes = ['update', 'plain', 'nolock', 'backfill'] as const;
+const shapes = ['update', 'plain', 'backfill', 'locking'] as const;
 type Shape = (typeof shapes)[number];
 const step = (table: string): SetBasedStep => ({
   kind: 'backfill',
@@ -55,8 +56,8 @@ async function run(shape: Shape, table: string): Promise<number> {
     await db.query(`INSERT INTO tandem.backfill_checkpoints (migration_id, table_name, slice, key_columns) VALUES (1, $1, 0, '{id}')`, [table]);
     const sql = keyedSql(step(table));
     for (let after: string[] | null = null; ;) {
-      let q = sql.batch({ migrationId: '1', slice: 0, limit: batch, after });
-      if (shape === 'nolock') q = q.replace('FOR UPDATE OF __tandem_row SKIP LOCKED', '');
+      const args = { migrationId: '1', slice: 0, limit: batch, after };
+      const q = shape === 'locking' ? sql.batch(args) : sql.plainBatch(args);
       const res = (await db.query(`BEGIN; SET LOCAL synchronous_commit = off; ${q}; COMMIT`)) as unknown as pg.QueryResult[];
       const row = res.find((r) => r.command === 'SELECT')!.rows[0] as { seen: number; last_key: string[] };
       if (row.seen < batch) break;

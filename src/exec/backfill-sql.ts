@@ -43,7 +43,10 @@ export interface BatchResult {
 }
 
 export interface KeyedSql {
+  /** A batch that locks its rows first (FOR UPDATE SKIP LOCKED) and stores the keys others hold. */
   batch(a: BatchArgs): string;
+  /** A batch that is one UPDATE of the next keys' range, with no row lock of its own first: run it under a short lock_timeout. */
+  plainBatch(a: BatchArgs): string;
   sweep(a: BatchArgs): string;
   /** `after`: the last stored key of the previous chunk (text[]), or none. */
   revisit(a: { migrationId: string; limit: number; after: string[] | null }): string;
@@ -118,6 +121,40 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
     ${checkpoint(a, '', true, `(SELECT count(*) FROM batch) < ${Math.trunc(a.limit)}`)}
     ${counts('batch')}`;
 
+  // plainBatch: edge is the batch's last key (the limit-th after the bounds, by the keyset; none
+  // when fewer are left), upper the batch's inclusive end (the edge, else the slice's end, else
+  // the table's last key), and one UPDATE writes the unsynced rows of (after, upper]: a range
+  // scan of the key index, each row visited once. It waits for rows others hold instead of
+  // skipping them: in READ COMMITTED it then re-reads each such row's newest version and writes
+  // it only if it is still out of sync (the trigger marks every row it writes), computing the
+  // values from that version, so traffic's writes are never overwritten. The caller bounds the
+  // wait with a short lock_timeout and, on a timeout or a deadlock, redoes the batch with `batch`.
+  // Upper-bound columns are scalar subqueries, so the range stays an index condition.
+  const plainBatch = (a: BatchArgs) => {
+    const last = a.upTo
+      ? `SELECT ${a.upTo.map((v, i) => `${lit(v)}::${step.keyTypes[i]!} AS ${keys[i]!}`).join(', ')}`
+      : `SELECT ${keyList} FROM ${table} l ORDER BY ${orderDesc('l')} LIMIT 1`;
+    const upper = keys.length === 1 ? `(SELECT ${keyList} FROM upper)` : `ROW(${keys.map((k) => `(SELECT ${k} FROM upper)`).join(', ')})`;
+    const conds = [...bounds(UP_ROW_ALIAS, { ...a, upTo: undefined }), `${tuple(UP_ROW_ALIAS)} <= ${upper}`];
+    return `
+    WITH edge AS (
+      SELECT ${keyList} FROM ${table} b ${where(bounds('b', a))}
+       ORDER BY ${keyList} OFFSET ${Math.max(0, Math.trunc(a.limit) - 1)} LIMIT 1
+    ), last AS (
+      ${last}
+    ), upper AS (
+      SELECT ${keyList} FROM edge UNION ALL SELECT ${keyList} FROM last WHERE NOT EXISTS (SELECT 1 FROM edge)
+    ), upd AS (
+      ${writeRowsSql(step, conds)}
+    ), stored AS (
+      SELECT 1 WHERE false
+    ),
+    ${checkpoint(a, '', true, 'NOT EXISTS (SELECT 1 FROM edge)')}
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM edge) THEN ${Math.trunc(a.limit)} ELSE (SELECT count(*) FROM upd) END::int AS seen,
+           (SELECT count(*) FROM upd)::int AS updated, 0 AS skipped, (SELECT ${asText('e')} FROM edge e) AS last_key,
+           (SELECT count(*) FROM cp)::int AS checkpointed`;
+  };
+
   // The sweep walks the key (index order) looking only at rows not in sync; when every row is,
   // one statement reaches the end of the table without writing anything.
   const sweep = (a: BatchArgs) => `
@@ -154,7 +191,7 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
            (SELECT count(*) FROM still)::int AS still, (SELECT max(__tandem_key) FROM keys) AS last_key,
            (SELECT count(*) FROM cp)::int AS checkpointed`;
 
-  return { batch, sweep, revisit };
+  return { batch, plainBatch, sweep, revisit };
 }
 
 /**
@@ -166,11 +203,16 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
  * cannot point at another row meanwhile: the row is locked, so nothing can move or remove it.
  */
 function writeLockedSql(step: SetBasedStep): string {
+  return writeRowsSql(step, [`${UP_ROW_ALIAS}.ctid = ANY (ARRAY(SELECT __tandem_ctid FROM locked))`]);
+}
+
+/** The UPDATE of the rows out of sync among those `conds` select (a key range, or ctids), with their new values and the marker. */
+function writeRowsSql(step: SetBasedStep, conds: string[]): string {
   const targets = step.up.targets.map(ident);
   const marker = ident(step.markerColumn);
   return `UPDATE ${qualified(step.schema, step.table)} AS ${UP_ROW_ALIAS}
          SET (${[...targets, marker].join(', ')}) = (SELECT ${targets.map((t) => `__tandem_up.${t}`).join(', ')}, true FROM ${step.up.lateral})
-       WHERE ${UP_ROW_ALIAS}.ctid = ANY (ARRAY(SELECT __tandem_ctid FROM locked)) AND ${UP_ROW_ALIAS}.${marker} IS NOT TRUE
+       WHERE ${[...conds, `${UP_ROW_ALIAS}.${marker} IS NOT TRUE`].join(' AND ')}
       RETURNING 1`;
 }
 

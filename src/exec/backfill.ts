@@ -6,11 +6,12 @@ import { qualified } from '../sql/ident.js';
 import { runTriggerBackfill, stillUnsynced, verifyInSync, countUnsynced } from './backfill-legacy.js';
 import { openSibling } from './backfill-connect.js';
 import { allSlicesDone, claimSlice, ensureSlices, releaseSlice, type Slice, sliceCount } from './backfill-slices.js';
-import { batchTransaction, type BatchResult, ctidBatchSql, isSetBased, keyedSql, type KeyedSql, type SetBasedStep } from './backfill-sql.js';
+import { type BatchArgs, batchTransaction, type BatchResult, ctidBatchSql, isSetBased, keyedSql, type KeyedSql, type SetBasedStep } from './backfill-sql.js';
 import { type BatchPacing, openBackfillThrottle } from './backfill-throttle.js';
 import { VacuumBehind } from './backfill-vacuum.js';
 import type { RunContext } from './executor.js';
-import { retryOnLockConflict, sleep } from './lock-retry.js';
+import { isRetryable, retryOnLockConflict, sleep } from './lock-retry.js';
+import { BatchMode, PLAIN_LOCK_TIMEOUT_MS } from './backfill-mode.js';
 
 /**
  * Fill the shadow columns of existing rows in short keyset batches, each its own transaction
@@ -146,10 +147,11 @@ async function passSlice(
   });
   try {
     let after = slice.last_key ?? slice.range_start;
+    const mode = new BatchMode();
     while (!stop.failed) {
       const batchSize = batchLimit(await throttle.beforeBatch(), ctx);
       const t0 = performance.now();
-      const r = await runStatement(client, ctx, sql.batch({ migrationId: ctx.migrationId, slice: slice.slice, limit: batchSize, after, upTo: slice.range_end }));
+      const r = await runBatch(client, ctx, sql, mode, { migrationId: ctx.migrationId, slice: slice.slice, limit: batchSize, after, upTo: slice.range_end });
       throttle.afterBatch({ rows: r.seen, durationMs: performance.now() - t0 });
       progress.rows += r.updated;
       ctx.reporter.backfillProgress(step.table, progress.rows, step.estimatedRows, false);
@@ -300,29 +302,51 @@ async function rowsDone(client: pg.Client, migrationId: string, table: string): 
 }
 
 /**
+ * One batch of a slice: plain (one UPDATE of the range, waiting at most PLAIN_LOCK_TIMEOUT_MS for
+ * a row an application holds) when the mode says so, else, or when the plain one gave up on a
+ * wait (rolled back: nothing of it stays), the locking statement that skips held rows.
+ */
+async function runBatch(client: pg.Client, ctx: RunContext, sql: KeyedSql, mode: BatchMode, args: BatchArgs): Promise<BatchResult> {
+  if (mode.next() === 'plain') {
+    const text = batchTransaction(sql.plainBatch(args), Math.min(ctx.options.lockTimeoutMs, PLAIN_LOCK_TIMEOUT_MS), DIRECT_WRITER_VERSION);
+    try {
+      return await sendTransaction<BatchResult>(client, text);
+    } catch (err) {
+      if (!isRetryable(err)) throw batchFailed(err);
+      mode.waited();
+    }
+  }
+  return runStatement(client, ctx, sql.batch(args));
+}
+
+/**
  * One statement in its own transaction, sent as one round trip with the transaction's settings
  * (the trigger steps aside for it), retried on lock conflicts; its one result row.
  */
 async function runStatement<T = BatchResult>(client: pg.Client, ctx: RunContext, statement: string): Promise<T> {
   const text = batchTransaction(statement, ctx.options.lockTimeoutMs, DIRECT_WRITER_VERSION);
   try {
-    return await retryOnLockConflict(
-      async () => {
-        try {
-          const res = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
-          const results = Array.isArray(res) ? res : [res];
-          const row = results.find((r) => r.command === 'SELECT')?.rows[0] as T | undefined;
-          if (!row) throw new Error('the backfill statement returned no row');
-          return row;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      },
-      { maxAttempts: 50 },
-    );
+    return await retryOnLockConflict(() => sendTransaction<T>(client, text), { maxAttempts: 50 });
   } catch (err) {
-    const sqlstate = (err as { code?: string }).code;
-    throw new ExecutionError(`backfill batch failed: ${(err as Error).message}`, { ...(sqlstate ? { sqlstate } : {}) }, { cause: err });
+    throw batchFailed(err);
   }
+}
+
+/** A transaction sent as one query string; its SELECT's one row. On failure it is rolled back and the error thrown. */
+async function sendTransaction<T>(client: pg.Client, text: string): Promise<T> {
+  try {
+    const res = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[];
+    const results = Array.isArray(res) ? res : [res];
+    const row = results.find((r) => r.command === 'SELECT')?.rows[0] as T | undefined;
+    if (!row) throw new Error('the backfill statement returned no row');
+    return row;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+function batchFailed(err: unknown): ExecutionError {
+  const sqlstate = (err as { code?: string }).code;
+  return new ExecutionError(`backfill batch failed: ${(err as Error).message}`, { ...(sqlstate ? { sqlstate } : {}) }, { cause: err });
 }

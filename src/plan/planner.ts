@@ -240,7 +240,8 @@ function tablePhases(key: string, g: TableActions, s: TableSetting): TablePhases
   const inTx = (actions: Action[]) => actions.filter((a) => a.transactional);
   const alone = (prefix: string, actions: Action[]) => actions.filter((a) => !a.transactional).map((a, i) => sqlStep(`${prefix}:${key}:${i}`, a.description, [a]));
   const expand = inTx(startActions).length ? [sqlStep(`expand:${key}`, `expand ${key}`, inTx(startActions))] : [];
-  const build = alone('build', startActions);
+  // After the table's backfill (every row in sync), before its concurrent builds.
+  const build = [...(sync?.narrow ? [sqlStep(`narrow-trigger:${key}`, `narrow the sync trigger of ${key}`, [sync.narrow])] : []), ...alone('build', startActions)];
 
   const complete: Step[] = [];
   const scans = g.complete.filter((a) => a.scans);
@@ -372,7 +373,7 @@ interface SyncSetting {
  * A table whose operations give `up`/`down` values gets a sync trigger (and, if existing rows
  * need filling, a marker column and a backfill); renames and comments alone need none.
  */
-function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Action[]; backfill?: BackfillStep } | undefined {
+function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Action[]; backfill?: BackfillStep; narrow?: Action } | undefined {
   if (!work.stages.some((st) => st.up.length || st.down.length)) return undefined;
   const tableRef = qualified(s.schema, s.key);
   const before = byPhysical(s.original, s.key)!;
@@ -391,10 +392,26 @@ function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Actio
   if (work.backfill) start.push(plain(`ALTER TABLE ${tableRef} ADD COLUMN ${ident(MARKER_COLUMN)} boolean`, 'add backfill marker column', tableRef));
   start.push(
     { sql: triggerFunctionSql(spec), lock: 'none', transactional: true, description: `sync function for ${s.key}` },
-    { sql: createTriggerSql(spec), lock: 'SHARE ROW EXCLUSIVE', table: tableRef, transactional: true, description: `sync trigger on ${s.key}` },
+    // With rows to backfill, the trigger first fires on every UPDATE: a row not yet filled must
+    // get its new columns from any write (a NOT NULL check on a shadow column is enforced on
+    // every new row version). Once the backfill is done it is narrowed to its columns (`narrow`).
+    {
+      sql: createTriggerSql(spec, work.backfill ? 'every update' : 'its columns'),
+      lock: 'SHARE ROW EXCLUSIVE',
+      table: tableRef,
+      transactional: true,
+      description: `sync trigger on ${s.key}`,
+    },
   );
   const drop = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
   if (!work.backfill) return { start, drop };
+  const narrow: Action = {
+    sql: createTriggerSql(spec, 'its columns', true),
+    lock: 'SHARE ROW EXCLUSIVE',
+    table: tableRef,
+    transactional: true,
+    description: `sync trigger on ${s.key} fires only for updates of the columns it reads or writes`,
+  };
   // Keyed as the table is now (the key a create_constraint adds only exists after complete);
   // with no primary or unique not-null key, the backfill walks the table by ctid ranges.
   const keyColumns = before.primaryKey.length ? before.primaryKey : before.uniqueNotNullKey;
@@ -412,7 +429,7 @@ function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Actio
   };
   const up = composeUp(spec.original, work.stages);
   if (up) backfill.up = up;
-  return { start, drop, backfill };
+  return { start, drop, backfill, narrow };
 }
 
 /**

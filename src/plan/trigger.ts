@@ -31,15 +31,21 @@ interface DirectionStep {
 interface Value {
   ref: string;
   type: string;
+  /** Set when `ref` is NEW.<physical>: the physical column read. */
+  physical?: string;
 }
 
 /** The PL/pgSQL of one direction: variables to declare in the function's DECLARE, and statements. */
 interface DirectionCode {
   declarations: string[];
   statements: string[];
+  /** The physical columns the code reads from NEW, and those it writes. */
+  reads: Set<string>;
+  writes: Set<string>;
 }
 
 const newRef = (physical: string) => `NEW.${ident(physical)}`;
+const rowValue = (c: StageColumn): Value => ({ ref: newRef(c.physical), type: c.type, physical: c.physical });
 
 /**
  * One direction of the sync, walked through the table's stages (one per operation) without
@@ -56,7 +62,12 @@ function direction(tag: 'up' | 'down', from: StageColumn[], steps: DirectionStep
   const declarations: string[] = [];
   const statements: string[] = [];
   let current = from;
-  let values = new Map<number, Value>(from.map((c) => [c.id, { ref: newRef(c.physical), type: c.type }]));
+  let values = new Map<number, Value>(from.map((c) => [c.id, rowValue(c)]));
+  const reads = new Set<string>();
+  const read = (v: Value) => {
+    if (v.physical !== undefined) reads.add(v.physical);
+    return v.ref;
+  };
   /** Physical column → its value, in the order of their last assignment. */
   const writes = new Map<string, Value>();
 
@@ -91,7 +102,7 @@ function direction(tag: 'up' | 'down', from: StageColumn[], steps: DirectionStep
       else {
         statements.push(
           'DECLARE',
-          ...bindingOrder([...bound]).map((c) => `  ${ident(c.name)} ${c.type} := ${values.get(c.id)?.ref ?? newRef(c.physical)};`),
+          ...bindingOrder([...bound]).map((c) => `  ${ident(c.name)} ${c.type} := ${read(values.get(c.id) ?? rowValue(c))};`),
           'BEGIN',
           ...computed.map((line) => `  ${line}`),
           'END;',
@@ -100,7 +111,7 @@ function direction(tag: 'up' | 'down', from: StageColumn[], steps: DirectionStep
     }
     // Columns the operation leaves alone keep their value; one that appears only now (added
     // without a value for this writer) is read from the row.
-    for (const c of step.next) if (!next.has(c.id)) next.set(c.id, values.get(c.id) ?? { ref: newRef(c.physical), type: c.type });
+    for (const c of step.next) if (!next.has(c.id)) next.set(c.id, values.get(c.id) ?? rowValue(c));
     values = next;
     current = step.next;
   }
@@ -113,11 +124,11 @@ function direction(tag: 'up' | 'down', from: StageColumn[], steps: DirectionStep
     if (!readsTarget) continue;
     const variable = `_tandem_${tag}_kept_${kept++}`;
     declarations.push(`${variable} ${value.type};`);
-    statements.push(`${variable} := ${value.ref};`);
+    statements.push(`${variable} := ${read(value)};`);
     writes.set(physical, { ref: variable, type: value.type });
   }
-  for (const [physical, value] of writes) statements.push(`${newRef(physical)} := ${value.ref};`);
-  return { declarations, statements };
+  for (const [physical, value] of writes) statements.push(`${newRef(physical)} := ${read(value)};`);
+  return { declarations, statements, reads, writes: new Set(writes.keys()) };
 }
 
 /** The columns an expression may reference: those whose name is one of its tokens (all of them if it cannot be scanned). */
@@ -155,17 +166,7 @@ const indent = (lines: string[], pad: string) => lines.map((l) => pad + l);
  */
 export function triggerFunctionSql(spec: TriggerSpec): string {
   const fn = qualified('tandem', spec.functionName);
-  const final = spec.stages.length ? spec.stages[spec.stages.length - 1]!.columns : spec.original;
-
-  const down = [...spec.stages.keys()].reverse().map((j) => ({
-    next: j === 0 ? spec.original : spec.stages[j - 1]!.columns,
-    values: spec.stages[j]!.down,
-    label: stageLabel(spec.stages[j]!, j, 'down'),
-    number: spec.stages[j]!.operationIndex ?? j,
-  }));
-  const newWriter = direction('down', final, down, new Set(final.map((c) => c.physical)));
-  const up = spec.stages.map((s, k) => ({ next: s.columns, values: s.up, label: stageLabel(s, k, 'up'), number: s.operationIndex ?? k }));
-  const oldWriter = direction('up', spec.original, up, new Set(spec.original.map((c) => c.physical)));
+  const { newWriter, oldWriter } = directions(spec);
 
   const branch = (code: DirectionCode) => indent(code.statements.length ? code.statements : ['NULL; -- nothing to fill in'], '    ').join('\n');
   const declared = [...newWriter.declarations, ...oldWriter.declarations].map((d) => `  ${d}\n`).join('');
@@ -186,6 +187,41 @@ END`;
   return `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS ${tag}${body}\n${tag}`;
 }
 
+/** Both directions of a table's sync: the new version's writes (down, last operation first) and the old version's (up). */
+function directions(spec: TriggerSpec): { newWriter: DirectionCode; oldWriter: DirectionCode } {
+  const final = spec.stages.length ? spec.stages[spec.stages.length - 1]!.columns : spec.original;
+  const down = [...spec.stages.keys()].reverse().map((j) => ({
+    next: j === 0 ? spec.original : spec.stages[j - 1]!.columns,
+    values: spec.stages[j]!.down,
+    label: stageLabel(spec.stages[j]!, j, 'down'),
+    number: spec.stages[j]!.operationIndex ?? j,
+  }));
+  const up = spec.stages.map((s, k) => ({ next: s.columns, values: s.up, label: stageLabel(s, k, 'up'), number: s.operationIndex ?? k }));
+  return {
+    newWriter: direction('down', final, down, new Set(final.map((c) => c.physical))),
+    oldWriter: direction('up', spec.original, up, new Set(spec.original.map((c) => c.physical))),
+  };
+}
+
+/**
+ * The columns whose presence in an UPDATE's SET list makes the trigger fire (`UPDATE OF`): every
+ * column either direction reads or writes, and the marker. An UPDATE that names none of them
+ * cannot change what the trigger computes (its inputs are unchanged, and the values it wrote are
+ * kept), so it runs no PL/pgSQL at all: a write of an unrelated column costs what it costs
+ * without a migration. Such a write leaves the marker as it was; a row not yet backfilled is
+ * still filled by the backfill, from its newest version. Naming the marker (`SET marker = true`,
+ * the re-sync statement tandem prints) always fires it. In table order (the original's, then the
+ * stages' new columns), without repeats.
+ */
+export function triggerColumns(spec: TriggerSpec): string[] {
+  const { newWriter, oldWriter } = directions(spec);
+  const wanted = new Set([...newWriter.reads, ...newWriter.writes, ...oldWriter.reads, ...oldWriter.writes]);
+  if (spec.marker) wanted.add(MARKER_COLUMN);
+  const order = [...spec.original, ...spec.stages.flatMap((st) => st.columns)].map((c) => c.physical);
+  const inOrder = [...new Set([...order, MARKER_COLUMN])].filter((p) => wanted.has(p));
+  return [...inOrder, ...[...wanted].filter((p) => !inOrder.includes(p)).sort()];
+}
+
 /**
  * `SET LOCAL tandem.version = '__tandem_backfill_direct'` marks a transaction whose writes already
  * carry every column of both versions and the marker (the set-based backfill computes them in its
@@ -193,9 +229,12 @@ END`;
  */
 export const DIRECT_WRITER_VERSION = '__tandem_backfill_direct';
 
-export function createTriggerSql(spec: Pick<TriggerSpec, 'schema' | 'table' | 'triggerName' | 'functionName'>): string {
+export function createTriggerSql(spec: TriggerSpec, fires: 'every update' | 'its columns', replace = false): string {
+  const columns = fires === 'its columns' ? triggerColumns(spec) : [];
+  // No column to watch: only inserts need the function (an expression of no column is a constant the backfill wrote).
+  const events = fires === 'every update' ? 'INSERT OR UPDATE' : columns.length ? `INSERT OR UPDATE OF ${columns.map(ident).join(', ')}` : 'INSERT';
   return (
-    `CREATE TRIGGER ${ident(spec.triggerName)} BEFORE INSERT OR UPDATE ON ${qualified(spec.schema, spec.table)} ` +
+    `CREATE ${replace ? 'OR REPLACE ' : ''}TRIGGER ${ident(spec.triggerName)} BEFORE ${events} ON ${qualified(spec.schema, spec.table)} ` +
     `FOR EACH ROW WHEN (current_setting('tandem.version', true) IS DISTINCT FROM ${literal(DIRECT_WRITER_VERSION)}) ` +
     `EXECUTE FUNCTION ${qualified('tandem', spec.functionName)}()`
   );

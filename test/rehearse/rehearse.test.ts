@@ -65,7 +65,7 @@ describe('tandem rehearse', () => {
     await writeFile(file, MIGRATION);
     const before = await liveState(client);
     const r = await runCli(['rehearse', file, '--json', '--scratch-url', adminUrl(), '--clients', '1', '--both-versions-ms', '300'], { TANDEM_DATABASE_URL: db.url });
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
     const report = JSON.parse(r.stdout) as RehearseReport;
 
     // The copy: the live row counts, the live tables.

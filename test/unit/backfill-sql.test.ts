@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { batchTransaction, ctidBatchSql, isSetBased, keyedSql, type SetBasedStep } from '../../src/exec/backfill-sql.js';
 import { sliceCount } from '../../src/exec/backfill-slices.js';
+import { BatchMode, LOCKING_AFTER_WAIT } from '../../src/exec/backfill-mode.js';
 
 const step: SetBasedStep = {
   kind: 'backfill',
@@ -55,4 +56,26 @@ test('slices: one for a small table and one worker, a few per worker otherwise',
   assert.equal(sliceCount(1, 10_000_000), 16);
   assert.equal(sliceCount(2, 1_000), 8);
   assert.equal(sliceCount(1_000, 1), 256);
+});
+
+test('a plain batch: one UPDATE of the range up to the limit-th key, no row lock first, the checkpoint in the same statement', () => {
+  const sql = keyedSql(step).plainBatch({ migrationId: '7', slice: 3, limit: 500, after: ['1', "o'k"], upTo: null });
+  assert.match(sql, /ORDER BY "a", "b" OFFSET 499 LIMIT 1/);
+  assert.doesNotMatch(sql, /FOR UPDATE|backfill_skipped/);
+  // The upper bound as scalar subqueries (an index condition), the table's last key when the slice has no end.
+  assert.match(sql, /ROW\(__tandem_row\."a", __tandem_row\."b"\) <= ROW\(\(SELECT "a" FROM upper\), \(SELECT "b" FROM upper\)\)/);
+  assert.match(sql, /ORDER BY l\."a" DESC, l\."b" DESC LIMIT 1/);
+  assert.match(sql, /__tandem_row\."_tandem_synced" IS NOT TRUE/);
+  assert.match(sql, /done = NOT EXISTS \(SELECT 1 FROM edge\)/);
+  const bounded = keyedSql(step).plainBatch({ migrationId: '7', slice: 3, limit: 500, after: null, upTo: ['9', 'z'] });
+  assert.match(bounded, /SELECT '9'::integer AS "a", 'z'::text AS "b"/);
+});
+
+test('batch mode: plain first; after a plain batch gave up on a wait, locking for the next batches, then plain again', () => {
+  const mode = new BatchMode();
+  assert.equal(mode.next(), 'plain');
+  mode.waited();
+  const after = Array.from({ length: LOCKING_AFTER_WAIT + 1 }, () => mode.next());
+  assert.deepEqual(after, [...Array<string>(LOCKING_AFTER_WAIT).fill('locking'), 'plain']);
+  assert.equal(mode.waitCount, 1);
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import type { Stage, StageColumn } from '../../src/operations/context.js';
-import { type TriggerSpec, triggerFunctionSql } from '../../src/plan/trigger.js';
+import { createTriggerSql, type TriggerSpec, triggerColumns, triggerFunctionSql } from '../../src/plan/trigger.js';
 import { loadScanner } from '../../src/sql/rename-refs.js';
 
 before(async () => {
@@ -154,4 +154,21 @@ test('a type cast through a bare column name is still evaluated (into the new ty
   assert.match(sql, /_tandem_up0_0 integer;/);
   assert.match(sql, /_tandem_up0_0 := \("a"\);/);
   assert.match(sql, /_tandem_down0_0 := \("a"\);/);
+});
+
+test('the trigger watches the columns it reads or writes, and the marker: an UPDATE of any other column runs no PL/pgSQL', () => {
+  // Reads: score (up of operation 1), name (up of operation 3, as full_name), the shadow (down of
+  // operation 1). Writes: the shadow and handle (old writers), score and legacy (new writers).
+  const withId = [...original.slice(0, 1), col(6, 'note', 'note', 'text'), ...original.slice(1)];
+  const s = spec(withId, chain);
+  assert.deepEqual(triggerColumns(s), ['name', 'score', 'legacy', '_tandem_new_points', 'handle', '_tandem_synced']);
+  assert.ok(!triggerColumns(s).includes('id') && !triggerColumns(s).includes('note'), 'a column no expression reads is not watched');
+  // While rows are still to be backfilled every UPDATE fires it; once every row is in sync it is narrowed in place.
+  assert.match(createTriggerSql(s, 'every update'), /^CREATE TRIGGER "_tandem_sync_public_m1" BEFORE INSERT OR UPDATE ON "public"\."users" FOR EACH ROW WHEN/);
+  assert.match(
+    createTriggerSql(s, 'its columns', true),
+    /^CREATE OR REPLACE TRIGGER "_tandem_sync_public_m1" BEFORE INSERT OR UPDATE OF "name", "score", "legacy", "_tandem_new_points", "handle", "_tandem_synced" ON/,
+  );
+  // Without a marker (nothing to backfill) the marker is not watched.
+  assert.ok(!triggerColumns(spec(withId, chain, false)).includes('_tandem_synced'));
 });
