@@ -56,7 +56,10 @@ program
   .description('expand: add what the new version needs, create its version schema, backfill')
   .option('--complete', 'complete the migration right after start')
   .addOption(
-    new Option('--workers <n>', 'backfill workers, each on its own connection, over slices of the key (`tandem backfill run` joins from elsewhere)').argParser(positiveInt),
+    new Option(
+      '--workers <n>',
+      'backfill workers, each on its own connection, over slices of the key (default: 2 for a table of 100,000 rows or more, else 1; `tandem backfill run` joins from elsewhere)',
+    ).argParser(positiveInt),
   )
   .addOption(new Option('--vacuum-behind <percent>', 'backfill: VACUUM the table every this many % of its rows (0 = never; default 10)').argParser(positiveInt))
   .action(async (file: string, cmd: { complete?: boolean; workers?: number; vacuumBehind?: number }) => {

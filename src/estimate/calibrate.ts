@@ -359,7 +359,7 @@ async function measureBackfill(client: pg.Client, step: BackfillStep, copy: Copy
   let batches = 0;
   const t = now();
   for (;;) {
-    const r: pg.QueryResult<{ seen: number; last_key: string[] | null }> = await client.query(onTemp(sql.batch({ migrationId: '0', slice: 0, limit: batchSize, after })));
+    const r: pg.QueryResult<{ seen: number; last_key: string[] | null }> = await client.query(onTemp(sql.plainBatch({ migrationId: '0', slice: 0, limit: batchSize, after })));
     batches++;
     const row: { seen: number; last_key: string[] | null } = r.rows[0]!;
     if (row.seen === 0 || !row.last_key) break;

@@ -19,9 +19,12 @@ import { BatchMode, PLAIN_LOCK_TIMEOUT_MS } from './backfill-mode.js';
  *
  * Set-based: each batch computes the new columns in its own SQL, from the migration's `up`
  * composed over the table's stages (src/plan/compose-up.ts, stored in the plan), and writes them
- * with the marker in one UPDATE; its transaction says `SET LOCAL tandem.version =
- * '__tandem_backfill_direct'`, so the sync trigger's WHEN clause skips the PL/pgSQL function for
- * those writes. Batch, checkpoint and skipped keys are one statement, one round trip
+ * with the marker in one UPDATE. While the backfill runs the sync trigger watches every column
+ * but those (src/plan/trigger.ts createTriggerSql), so no PL/pgSQL runs for its writes; its
+ * transactions also say `SET LOCAL tandem.version = '__tandem_backfill_direct'`, which the WHEN
+ * clause of triggers in plans stored by earlier versions skips on. A batch is one UPDATE of the
+ * next keys' range, or, after it had to wait for a row an application holds, a statement that
+ * locks first and skips held rows (backfill-mode.ts). Batch, checkpoint and skipped keys are one statement, one round trip
  * (src/exec/backfill-sql.ts). A plan stored without a composed `up` (a migration started by an
  * older tandem) is backfilled through the trigger, as before (backfill-legacy.ts).
  *
@@ -42,13 +45,22 @@ export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<
   if (step.verifyOnly) return verifyInSync(ctx, step);
   if (!isSetBased(step)) return runTriggerBackfill(ctx, step);
   if (step.keyColumns.length === 0) return runCtidBackfill(ctx, step);
-  await runSlices(ctx, step, workersOf(ctx));
+  await runSlices(ctx, step, workersOf(ctx, step));
   await finishKeyed(ctx, step);
 }
 
-/** The number of workers this process runs (at least one). */
-function workersOf(ctx: RunContext): number {
-  return Math.max(1, Math.trunc(ctx.options.workers ?? 1));
+/**
+ * Below this many (estimated) rows a table gets one worker unless --workers says otherwise; from
+ * it on, two: on a table with the sync trigger one connection leaves the server's UPDATE at about
+ * 0.7× of one UPDATE statement (the trigger's mere presence costs each row a fetch of its old
+ * version), two bring it to about 0.9× (bench:backfill). Spirit's default is four threads.
+ */
+export const PARALLEL_FROM_ROWS = 100_000;
+
+/** The number of workers this process runs (at least one): --workers, else by the table's size. */
+function workersOf(ctx: RunContext, step: BackfillStep): number {
+  const chosen = ctx.options.workers ?? (step.estimatedRows >= PARALLEL_FROM_ROWS ? 2 : 1);
+  return Math.max(1, Math.trunc(chosen));
 }
 
 /**

@@ -14,7 +14,7 @@ import { catalogOf, gatherFacts, type PlanFacts, schemaInfoOf, type TableFacts }
 import { MARKER_COLUMN, triggerFunctionName, triggerName } from './names.js';
 import { PLAN_FORMAT_VERSION } from './plan-schema.js';
 import { runChecksRetrying } from './trials.js';
-import { createTriggerSql, dropTriggerSql, triggerFunctionSql } from './trigger.js';
+import { columnsBesides, createTriggerSql, dropTriggerSql, triggerColumns, triggerFunctionSql } from './trigger.js';
 import { grantActions, viewSql } from './version-schema.js';
 export { grantsFor, viewSql } from './version-schema.js';
 import type { Action, BackfillStep, Plan, SqlStep, Step } from './types.js';
@@ -388,30 +388,25 @@ function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Actio
     stages: work.stages,
     marker: work.backfill,
   };
-  const start: Action[] = [];
-  if (work.backfill) start.push(plain(`ALTER TABLE ${tableRef} ADD COLUMN ${ident(MARKER_COLUMN)} boolean`, 'add backfill marker column', tableRef));
-  start.push(
-    { sql: triggerFunctionSql(spec), lock: 'none', transactional: true, description: `sync function for ${s.key}` },
-    // With rows to backfill, the trigger first fires on every UPDATE: a row not yet filled must
-    // get its new columns from any write (a NOT NULL check on a shadow column is enforced on
-    // every new row version). Once the backfill is done it is narrowed to its columns (`narrow`).
-    {
-      sql: createTriggerSql(spec, work.backfill ? 'every update' : 'its columns'),
-      lock: 'SHARE ROW EXCLUSIVE',
-      table: tableRef,
-      transactional: true,
-      description: `sync trigger on ${s.key}`,
-    },
-  );
-  const drop = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
-  if (!work.backfill) return { start, drop };
-  const narrow: Action = {
-    sql: createTriggerSql(spec, 'its columns', true),
+  // Composed before the trigger: while rows are to be backfilled, the trigger watches every
+  // column but those the set-based backfill writes (see createTriggerSql).
+  const up = work.backfill ? composeUp(spec.original, work.stages) : undefined;
+  const watched = !work.backfill ? triggerColumns(spec) : up ? columnsBesides(spec, [...up.targets, MARKER_COLUMN]) : 'every update';
+  const trigger = (columns: string[] | 'every update', replace: boolean, description: string): Action => ({
+    sql: createTriggerSql(spec, columns, replace),
     lock: 'SHARE ROW EXCLUSIVE',
     table: tableRef,
     transactional: true,
-    description: `sync trigger on ${s.key} fires only for updates of the columns it reads or writes`,
-  };
+    description,
+  });
+  const start: Action[] = [];
+  if (work.backfill) start.push(plain(`ALTER TABLE ${tableRef} ADD COLUMN ${ident(MARKER_COLUMN)} boolean`, 'add backfill marker column', tableRef));
+  start.push({ sql: triggerFunctionSql(spec), lock: 'none', transactional: true, description: `sync function for ${s.key}` }, trigger(watched, false, `sync trigger on ${s.key}`));
+  const drop = dropTriggerSql(spec).map((sql) => plain(sql, 'drop sync trigger', tableRef));
+  if (!work.backfill) return { start, drop };
+  // Once every row is in sync, updates of columns the trigger neither reads nor writes need no
+  // PL/pgSQL at all.
+  const narrow = trigger(triggerColumns(spec), true, `sync trigger on ${s.key} fires only for updates of the columns it reads or writes`);
   // Keyed as the table is now (the key a create_constraint adds only exists after complete);
   // with no primary or unique not-null key, the backfill walks the table by ctid ranges.
   const keyColumns = before.primaryKey.length ? before.primaryKey : before.uniqueNotNullKey;
@@ -427,7 +422,6 @@ function syncOf(work: TableWork, s: SyncSetting): { start: Action[]; drop: Actio
     markerColumn: MARKER_COLUMN,
     estimatedRows: before.estimatedRows,
   };
-  const up = composeUp(spec.original, work.stages);
   if (up) backfill.up = up;
   return { start, drop, backfill, narrow };
 }

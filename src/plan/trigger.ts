@@ -222,21 +222,36 @@ export function triggerColumns(spec: TriggerSpec): string[] {
   return [...inOrder, ...[...wanted].filter((p) => !inOrder.includes(p)).sort()];
 }
 
+/** Every physical column of the table through the migration (table order), except `excluded`. */
+export function columnsBesides(spec: TriggerSpec, excluded: string[]): string[] {
+  const all = [...spec.original, ...spec.stages.flatMap((st) => st.columns)].map((c) => c.physical);
+  return [...new Set(all)].filter((p) => !excluded.includes(p));
+}
+
 /**
- * `SET LOCAL tandem.version = '__tandem_backfill_direct'` marks a transaction whose writes already
- * carry every column of both versions and the marker (the set-based backfill computes them in its
- * own UPDATE): the trigger's WHEN clause skips the function for them, so PL/pgSQL is not run per row.
+ * `SET LOCAL tandem.version = '__tandem_backfill_direct'` is what the set-based backfill's
+ * transactions say. Triggers of plans stored by earlier versions skip the function for it in a
+ * WHEN clause; the triggers generated now need none (see createTriggerSql).
  */
 export const DIRECT_WRITER_VERSION = '__tandem_backfill_direct';
 
-export function createTriggerSql(spec: TriggerSpec, fires: 'every update' | 'its columns', replace = false): string {
-  const columns = fires === 'its columns' ? triggerColumns(spec) : [];
-  // No column to watch: only inserts need the function (an expression of no column is a constant the backfill wrote).
-  const events = fires === 'every update' ? 'INSERT OR UPDATE' : columns.length ? `INSERT OR UPDATE OF ${columns.map(ident).join(', ')}` : 'INSERT';
+/**
+ * The sync trigger, for INSERT and for an UPDATE that names one of `columns` in its SET list
+ * (`UPDATE OF`), or every UPDATE. Which columns is the plan's choice (src/plan/planner.ts):
+ * - while the set-based backfill runs: every column but those it writes (the new columns and the
+ *   marker). Its own UPDATEs then run no PL/pgSQL, and any other UPDATE fills its row, as a row
+ *   not yet backfilled needs (a NOT NULL check on a shadow column holds for every new version);
+ * - once every row is in sync, or when nothing is to be backfilled: the columns the trigger
+ *   reads or writes (triggerColumns), so an update of any other column costs nothing more.
+ * There is no WHEN clause: PostgreSQL prepares one for every statement, 2–10 µs per one-row
+ * write (docs/write-cost.md), whereas the column check costs nothing measurable.
+ */
+export function createTriggerSql(spec: TriggerSpec, columns: string[] | 'every update', replace = false): string {
+  // No column to watch (none is left but those the backfill writes): only inserts need the function.
+  const events = columns === 'every update' ? 'INSERT OR UPDATE' : columns.length ? `INSERT OR UPDATE OF ${columns.map(ident).join(', ')}` : 'INSERT';
   return (
     `CREATE ${replace ? 'OR REPLACE ' : ''}TRIGGER ${ident(spec.triggerName)} BEFORE ${events} ON ${qualified(spec.schema, spec.table)} ` +
-    `FOR EACH ROW WHEN (current_setting('tandem.version', true) IS DISTINCT FROM ${literal(DIRECT_WRITER_VERSION)}) ` +
-    `EXECUTE FUNCTION ${qualified('tandem', spec.functionName)}()`
+    `FOR EACH ROW EXECUTE FUNCTION ${qualified('tandem', spec.functionName)}()`
   );
 }
 
