@@ -10,7 +10,7 @@
  */
 
 // Values, rows and column generators are the traffic generator's (src/traffic/workload.ts).
-import type { ColumnSpec, GenContext, Row, Value } from '../../src/traffic/workload.js';
+import type { ColumnSpec, GenContext, Row, TrafficShape, Value } from '../../src/traffic/workload.js';
 export type { ColumnSpec, GenContext, Row, Value };
 
 /**
@@ -56,6 +56,8 @@ export interface Scenario {
   toOld(n: Row): Row;
   final: FinalShape;
   plain: PlainSpec;
+  /** What the narrowed sync trigger watches and computes (TrafficShape.sync). */
+  sync?: TrafficShape['sync'];
 }
 
 export const PARENTS = 1000;
@@ -128,6 +130,9 @@ function newColumns(opts: { replace?: Record<string, ColumnSpec>; remove?: strin
 
 const identity = (r: Row): Row => ({ ...r });
 
+/** A column kept in a shadow under the same name: each version's writes of it fire the trigger, which computes it for the other. */
+const shadowed = (column: string): NonNullable<TrafficShape['sync']> => ({ watched: { old: [column], new: [column] }, derived: { old: [column], new: [column] } });
+
 /** Scenarios that leave `items` with the same columns and values in both versions. */
 function itemsUnchanged() {
   return { newTable: 'items', finalTable: 'items', oldColumns, newColumns: newColumns(), toNew: identity, toOld: identity };
@@ -156,6 +161,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ add: [{ name: 'score', gen: (g) => (g.n * 11) % 1000 }] }),
     toNew: (o) => ({ ...o, score: String(o['label']).length + Number(o['qty']) }),
     toOld: (n) => without(n, 'score'),
+    sync: { watched: { old: ['label', 'qty'], new: ['label', 'qty', 'score'] }, derived: { old: [], new: ['score'] } },
     final: { columns: { score: 'integer not null' }, absent: ['_tandem_not_null_score'] },
     plain: { kind: 'rewrite', sql: [`ALTER TABLE items ADD COLUMN score integer NOT NULL DEFAULT (random() * 1000)::integer`] },
   },
@@ -169,6 +175,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ remove: ['legacy'] }),
     toNew: (o) => without(o, 'legacy'),
     toOld: (n) => ({ ...n, legacy: `d:${String(n['label'])}` }),
+    sync: { watched: { old: ['label', 'legacy'], new: ['label'] }, derived: { old: ['legacy'], new: [] } },
     final: { columns: { legacy: null } },
     plain: { kind: 'metadata', sql: [`ALTER TABLE items DROP COLUMN legacy`] },
   },
@@ -195,6 +202,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ replace: { code: { name: 'code', gen: (g) => (g.n * 104729) % 100000 } } }),
     toNew: (o) => ({ ...o, code: Number(o['code']) }),
     toOld: (n) => ({ ...n, code: String(n['code']) }),
+    sync: shadowed('code'),
     final: { columns: { code: 'integer not null' } },
     plain: { kind: 'rewrite', sql: [`ALTER TABLE items ALTER COLUMN code TYPE integer USING code::integer`] },
   },
@@ -208,6 +216,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ replace: { note: validNote } }),
     toNew: (o) => ({ ...o, note: o['note'] ?? 'none' }),
     toOld: identity,
+    sync: shadowed('note'),
     final: { columns: { note: 'text not null' } },
     plain: {
       kind: 'scan',
@@ -225,6 +234,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ replace: { qty: validQty } }),
     toNew: (o) => ({ ...o, qty: Math.max(Number(o['qty']), 0) }),
     toOld: identity,
+    sync: shadowed('qty'),
     final: { present: ['items_qty_nonneg'], columns: { qty: 'integer not null' } },
     plain: { kind: 'scan', sql: [`ALTER TABLE items ADD CONSTRAINT items_qty_nonneg CHECK (qty >= 0)`] },
   },
@@ -292,6 +302,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ replace: { qty: validQty } }),
     toNew: (o) => ({ ...o, qty: Math.max(Number(o['qty']), 0) }),
     toOld: identity,
+    sync: shadowed('qty'),
     final: { present: ['items_qty_nonneg'], columns: { qty: 'integer not null' } },
     plain: { kind: 'scan', sql: [`ALTER TABLE items ADD CONSTRAINT items_qty_nonneg CHECK (qty >= 0)`] },
   },
@@ -332,6 +343,7 @@ export const scenarios: Scenario[] = [
     newColumns: newColumns({ replace: { amount: { name: 'amount', gen: (g) => (g.n % 7 === 2 ? -((g.n % 40) + 1) : (g.n * 3) % 500) } } }),
     toNew: identity,
     toOld: (n) => ({ ...n, amount: Math.max(Number(n['amount']), 0) }),
+    sync: shadowed('amount'),
     final: { absent: ['items_amount_check'], columns: { amount: 'integer not null' } },
     plain: { kind: 'metadata', sql: [`ALTER TABLE items DROP CONSTRAINT items_amount_check`] },
   },

@@ -18,6 +18,7 @@ export function shapeOf(scenario: Scenario): TrafficShape {
     toOld: (n) => scenario.toOld(n),
     seedRow,
     appPrefix: 'zdt-',
+    ...(scenario.sync ? { sync: scenario.sync } : {}),
   };
 }
 

@@ -26,6 +26,7 @@ export const failingShape: TrafficShape = {
   // The mirror of up (LEAST(score, 899)) and down (score).
   toNew: (o) => ({ ...o, score: Math.min(Number(o['score']), 899) }),
   toOld: (n) => ({ ...n }),
+  sync: { watched: { old: ['score'], new: ['score'] }, derived: { old: ['score'], new: ['score'] } },
   seedRow: (id) => demoShape.toNew(demoSeedRow(id)),
   appPrefix: 'demo-app-',
 };

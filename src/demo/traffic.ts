@@ -27,6 +27,8 @@ export const demoShape: TrafficShape = {
   // The JavaScript mirror of the demo migration's up (old → new) and down (new → old).
   toNew: (o) => ({ display_name: o['user_name']!, score: Number(o['score']), email: o['email'] ?? 'unknown' }),
   toOld: (n) => ({ user_name: n['display_name']!, score: String(n['score']), email: n['email']! }),
+  // score and email are shadowed; user_name → display_name is a rename, nothing computes it.
+  sync: { watched: { old: ['score', 'email'], new: ['score', 'email'] }, derived: { old: ['score', 'email'], new: ['score', 'email'] } },
   seedRow: demoSeedRow,
   appPrefix: 'demo-app-',
 };

@@ -48,6 +48,16 @@ export interface TrafficShape {
   seedRow(id: number): Row;
   /** Application names of the clients start with it (the lock sampler watches them). */
   appPrefix?: string;
+  /**
+   * What the sync trigger does on an UPDATE that names only some columns. Once the backfill is
+   * done it fires only for an UPDATE naming a column it reads or writes (src/plan/trigger.ts):
+   * `watched[v]`, as version v names them. `derived[v]`: the columns of version v the trigger
+   * computes when the other version writes. An update by one version naming no watched column
+   * leaves the other version's derived columns as they were (and shows it the rest as mirrored).
+   * Absent: every update recomputes the other version's columns (`toNew`/`toOld`), which is also
+   * what the trigger does when the shape's up/down round-trips exactly.
+   */
+  sync?: { watched: Record<Version, string[]>; derived: Record<Version, string[]> };
 }
 
 export type Version = 'old' | 'new';
@@ -185,6 +195,8 @@ export class Recorder {
 interface Entry {
   writer: Version;
   row: Row;
+  /** The other version's row, when the write did not fire the sync trigger (TrafficShape.sync). */
+  other?: Row;
 }
 
 /**
@@ -212,11 +224,24 @@ export class Ledger {
     const e = this.entry(id);
     if (!e) return null;
     if (e.writer === shape) return e.row;
-    return shape === 'new' ? this.shape.toNew(e.row) : this.shape.toOld(e.row);
+    if (e.other) return e.other;
+    return this.mirror(e.writer, e.row);
   }
 
-  write(id: number, writer: Version, row: Row): void {
-    this.entries.set(id, { writer, row });
+  private mirror(writer: Version, row: Row): Row {
+    return writer === 'old' ? this.shape.toNew(row) : this.shape.toOld(row);
+  }
+
+  /** `changed`: the columns an UPDATE named (an insert, or absent: all of them). */
+  write(id: number, writer: Version, row: Row, changed?: string[]): void {
+    const sync = this.shape.sync;
+    const otherVersion: Version = writer === 'old' ? 'new' : 'old';
+    const previous = sync && changed && !changed.some((c) => sync.watched[writer].includes(c)) ? this.expected(id, otherVersion) : null;
+    if (sync && previous) {
+      const other = this.mirror(writer, row);
+      for (const c of sync.derived[otherVersion]) if (c in previous) other[c] = previous[c] as Value;
+      this.entries.set(id, { writer, row, other });
+    } else this.entries.set(id, { writer, row });
     this.acknowledged++;
   }
 
@@ -374,7 +399,12 @@ async function clientLoop(spec: ClientSpec, shouldStop: () => boolean): Promise<
       if (r) {
         if (r.rowCount !== 1) recorder.current.mismatch(`${who} update ${id}: ${r.rowCount} rows`);
         else {
-          ledger.write(id, version, row);
+          ledger.write(
+            id,
+            version,
+            row,
+            set.map((c) => c.name),
+          );
           check('update', id, r.rows[0], row);
         }
       }
@@ -392,7 +422,8 @@ async function clientLoop(spec: ClientSpec, shouldStop: () => boolean): Promise<
         [id, ...writable.map((c) => row[c.name])],
       );
       if (r) {
-        ledger.write(id, version, row);
+        // An existing key: the DO UPDATE names every writable column.
+        ledger.write(id, version, row, existing !== undefined ? writable.map((c) => c.name) : undefined);
         if (existing === undefined) part.inserted.push(id);
         check('upsert', id, r.rows[0], row);
       }

@@ -59,7 +59,8 @@ describe('the runner observed: --metrics-port, --log-format json, --on-event, --
     assert.ok((batches?.samples[0]?.value ?? 0) > 0, 'the runner counts its batches in the duration histogram');
     assert.equal(seen.s.families.get('tandem_backfill_rows_total')?.type, 'COUNTER');
     assert.equal(sample(seen.s, 'tandem_migration_phase', { migration: 'm1_alter', phase: 'starting' }), 1);
-    assert.equal(sample(seen.s, 'tandem_migration_steps_total', { migration: 'm1_alter', phase: 'start' }), 3);
+    // expand, backfill, narrow the sync trigger, create the version schema
+    assert.equal(sample(seen.s, 'tandem_migration_steps_total', { migration: 'm1_alter', phase: 'start' }), 4);
     assert.ok((sample(seen.s, 'tandem_backfill_rows_estimated', { table: 'users' }) ?? 0) > 15_000, 'the estimate comes from the table statistics');
     const done = await run.done;
     assert.equal(done.code, 0, done.stderr);

@@ -39,6 +39,7 @@ const shape: TrafficShape = {
   ],
   toNew: (o) => ({ qty: Math.max(Number(o['qty']), 1), note: o['note']! }),
   toOld: (n) => ({ ...n }),
+  sync: { watched: { old: ['qty'], new: ['qty'] }, derived: { old: ['qty'], new: ['qty'] } },
   seedRow: (id) => ({ qty: id % 3, note: `seed ${id}` }),
 };
 

@@ -76,6 +76,8 @@ const shape: TrafficShape = {
   ],
   toNew: (o) => ({ code: o['code'] === null ? -1 : Number(o['code']), note: o['note'] ?? 'none', title: o['label']! }),
   toOld: (n) => ({ code: String(n['code']), note: n['note']!, label: n['title']! }),
+  // code and note are shadowed; label → title is a rename, nothing computes it.
+  sync: { watched: { old: ['code', 'note'], new: ['code', 'note'] }, derived: { old: ['code', 'note'], new: ['code', 'note'] } },
   seedRow: (id) => ({ code: id % 11 === 0 ? null : String((id * 7) % 1000), note: id % 3 === 0 ? null : `n${id}`, label: `L${id}` }),
   appPrefix: 'soak-',
 };
