@@ -29,7 +29,7 @@ export interface ExecOptions {
 export const defaultExecOptions: ExecOptions = {
   lockTimeoutMs: 50,
   lockRetryForMs: 60_000,
-  batchSize: 1000,
+  batchSize: 5000,
   batchDelayMs: 0,
 };
 
