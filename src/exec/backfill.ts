@@ -24,8 +24,8 @@ import { BatchMode, PLAIN_LOCK_TIMEOUT_MS } from './backfill-mode.js';
  * transactions also say `SET LOCAL tandem.version = '__tandem_backfill_direct'`, which the WHEN
  * clause of triggers in plans stored by earlier versions skips on. A batch is one UPDATE of the
  * next keys' range, or, after it had to wait for a row an application holds, a statement that
- * locks first and skips held rows (backfill-mode.ts). Batch, checkpoint and skipped keys are one statement, one round trip
- * (src/exec/backfill-sql.ts). A plan stored without a composed `up` (a migration started by an
+ * locks first and skips held rows (backfill-mode.ts). Batch, checkpoint and skipped keys are one
+ * statement, one round trip (src/exec/backfill-sql.ts). A plan stored without a composed `up` (a migration started by an
  * older tandem) is backfilled through the trigger, as before (backfill-legacy.ts).
  *
  * The invariant the backfill establishes, and that `complete` checks again, is read from the
