@@ -15,6 +15,7 @@ export interface EngineWorkerData {
   migration: unknown;
   batchSize?: number;
   batchDelayMs?: number;
+  workers?: number;
 }
 
 export type EngineMessage =
@@ -39,6 +40,7 @@ const options: EngineOptions = {
   reporter,
   ...(data.batchSize !== undefined ? { batchSize: data.batchSize } : {}),
   ...(data.batchDelayMs !== undefined ? { batchDelayMs: data.batchDelayMs } : {}),
+  ...(data.workers !== undefined ? { workers: data.workers } : {}),
 };
 
 const client = new pg.Client({ connectionString: data.url, application_name: 'tandem' });

@@ -12,7 +12,7 @@
  * --think-ms N (1), --baseline-seconds S (3, at each client count), --both-seconds S (3),
  * --after-seconds S (0.5), --min-phase-seconds S (1: shortest start and complete/rollback
  * window; the clients run on until it is reached), --directions complete,rollback, --no-plain
- * (skip timing the plain statement), --batch-size N / --batch-delay MS (engine knobs; default the
+ * (skip timing the plain statement), --batch-size N / --batch-delay MS / --workers N (engine knobs; default the
  * engine's), --out FILE (also write the markdown there), --json FILE (every number), --strict
  * (exit 1 when a target is not met), --list. --database-url URL (else TANDEM_DATABASE_URL, else
  * DATABASE_URL, else an embedded PostgreSQL): a server on which the benchmark creates, and drops
@@ -64,6 +64,7 @@ const known = new Set([
   '--no-plain',
   '--batch-size',
   '--batch-delay',
+  '--workers',
   '--out',
   '--json',
   '--strict',
@@ -102,6 +103,7 @@ const options: Partial<BenchOptions> = {
   plain: !has('--no-plain'),
   batchSize: num('--batch-size', 1, 1_000_000),
   batchDelayMs: num('--batch-delay', 0, 60_000),
+  workers: num('--workers', 1, 64),
 };
 
 const command = `npm run bench:zdt${args.length ? ` -- ${args.filter((a, i) => a !== '--database-url' && args[i - 1] !== '--database-url').join(' ')}` : ''}`;

@@ -46,6 +46,7 @@ export interface BenchOptions {
   /** Engine knobs; unset = the engine's defaults (lock timeout is never changed here). */
   batchSize?: number | undefined;
   batchDelayMs?: number | undefined;
+  workers?: number | undefined;
   log: (line: string) => void;
 }
 
@@ -259,6 +260,7 @@ class Bench {
       migration: { name: `zdt_${scenario.key}`, operations: scenario.operations },
       ...(this.opts.batchSize !== undefined ? { batchSize: this.opts.batchSize } : {}),
       ...(this.opts.batchDelayMs !== undefined ? { batchDelayMs: this.opts.batchDelayMs } : {}),
+      ...(this.opts.workers !== undefined ? { workers: this.opts.workers } : {}),
     };
     return new EngineThread(data, this.opts.log, prefix, onStep, onWarn);
   }

@@ -58,7 +58,7 @@ program
   .addOption(
     new Option(
       '--workers <n>',
-      'backfill workers, each on its own connection, over slices of the key (default: 2 for a table of 100,000 rows or more, else 1; `tandem backfill run` joins from elsewhere)',
+      'backfill workers, each on its own connection, over slices of the key (default 1; 2 or more where the server has cores to spare; `tandem backfill run` joins from elsewhere)',
     ).argParser(positiveInt),
   )
   .addOption(new Option('--vacuum-behind <percent>', 'backfill: VACUUM the table every this many % of its rows (0 = never; default 10)').argParser(positiveInt))

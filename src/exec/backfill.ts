@@ -45,22 +45,18 @@ export async function runBackfill(ctx: RunContext, step: BackfillStep): Promise<
   if (step.verifyOnly) return verifyInSync(ctx, step);
   if (!isSetBased(step)) return runTriggerBackfill(ctx, step);
   if (step.keyColumns.length === 0) return runCtidBackfill(ctx, step);
-  await runSlices(ctx, step, workersOf(ctx, step));
+  await runSlices(ctx, step, workersOf(ctx));
   await finishKeyed(ctx, step);
 }
 
 /**
- * Below this many (estimated) rows a table gets one worker unless --workers says otherwise; from
- * it on, two: on a table with the sync trigger one connection leaves the server's UPDATE at about
- * 0.7× of one UPDATE statement (the trigger's mere presence costs each row a fetch of its old
- * version), two bring it to about 0.9× (bench:backfill). Spirit's default is four threads.
+ * The number of workers this process runs (at least one): --workers, else one. One is the safe
+ * default: it leaves the application its throughput (bench:zdt on 2 cores: 0.79–0.83× of the
+ * baseline during the backfill with one worker, 0.52–0.59× with two), at about 0.7× of one UPDATE
+ * statement; two workers reach 0.9–1.0× where the server has cores to spare (bench:backfill).
  */
-export const PARALLEL_FROM_ROWS = 100_000;
-
-/** The number of workers this process runs (at least one): --workers, else by the table's size. */
-function workersOf(ctx: RunContext, step: BackfillStep): number {
-  const chosen = ctx.options.workers ?? (step.estimatedRows >= PARALLEL_FROM_ROWS ? 2 : 1);
-  return Math.max(1, Math.trunc(chosen));
+function workersOf(ctx: RunContext): number {
+  return Math.max(1, Math.trunc(ctx.options.workers ?? 1));
 }
 
 /**
