@@ -14,7 +14,6 @@ export const PLAIN_LOCK_TIMEOUT_MS = 20;
 
 export class BatchMode {
   private lockingLeft = 0;
-  private waits = 0;
 
   next(): 'plain' | 'locking' {
     if (this.lockingLeft > 0) {
@@ -26,12 +25,6 @@ export class BatchMode {
 
   /** A plain batch gave up on a lock wait: it is redone locking, and so are the next few. */
   waited(): void {
-    this.waits++;
     this.lockingLeft = LOCKING_AFTER_WAIT;
-  }
-
-  /** How many plain batches gave up on a wait so far. */
-  get waitCount(): number {
-    return this.waits;
   }
 }

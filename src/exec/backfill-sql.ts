@@ -146,8 +146,6 @@ export function keyedSql(step: SetBasedStep): KeyedSql {
       SELECT ${keyList} FROM edge UNION ALL SELECT ${keyList} FROM last WHERE NOT EXISTS (SELECT 1 FROM edge)
     ), upd AS (
       ${writeRowsSql(step, conds)}
-    ), stored AS (
-      SELECT 1 WHERE false
     ),
     ${checkpoint(a, '', true, 'NOT EXISTS (SELECT 1 FROM edge)')}
     SELECT CASE WHEN EXISTS (SELECT 1 FROM edge) THEN ${Math.trunc(a.limit)} ELSE (SELECT count(*) FROM upd) END::int AS seen,

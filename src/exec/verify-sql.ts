@@ -103,8 +103,8 @@ export function chunkKeysSql(t: VerifyTable, hasStart: boolean, hasEnd: boolean)
  * The new version's side (see verify.ts): for the given keys ($1, text[] of the keys as JSON),
  * lock the rows, note whether up(old) holds now and the other columns as stored, write the new
  * columns back as the new version (the sync trigger recomputes the old columns from them with
- * `down`; naming the marker too makes it fire whatever columns it watches), and return whether the other columns came out the same. Run inside a transaction that
- * is always rolled back. The key returned is the one read before (a ctid changes with the update).
+ * `down`; naming the marker too makes it fire whatever columns it watches), and return whether
+ * the other columns came out the same. Run inside a transaction that is always rolled back. The key returned is the one read before (a ctid changes with the update).
  */
 export function newVersionFixedPointSql(t: VerifyTable): string {
   const table = qualified(t.schema, t.table);

@@ -210,22 +210,23 @@ function directions(spec: TriggerSpec): { newWriter: DirectionCode; oldWriter: D
  * kept), so it runs no PL/pgSQL at all: a write of an unrelated column costs what it costs
  * without a migration. Such a write leaves the marker as it was; a row not yet backfilled is
  * still filled by the backfill, from its newest version. Naming the marker (`SET marker = true`,
- * the re-sync statement tandem prints) always fires it. In table order (the original's, then the
- * stages' new columns), without repeats.
+ * the re-sync statement tandem prints) always fires it. In table order.
  */
 export function triggerColumns(spec: TriggerSpec): string[] {
   const { newWriter, oldWriter } = directions(spec);
-  const wanted = new Set([...newWriter.reads, ...newWriter.writes, ...oldWriter.reads, ...oldWriter.writes]);
-  if (spec.marker) wanted.add(MARKER_COLUMN);
-  const order = [...spec.original, ...spec.stages.flatMap((st) => st.columns)].map((c) => c.physical);
-  const inOrder = [...new Set([...order, MARKER_COLUMN])].filter((p) => wanted.has(p));
-  return [...inOrder, ...[...wanted].filter((p) => !inOrder.includes(p)).sort()];
+  const wanted = new Set([...newWriter.reads, ...newWriter.writes, ...oldWriter.reads, ...oldWriter.writes, MARKER_COLUMN]);
+  return physicalColumns(spec).filter((p) => wanted.has(p));
 }
 
 /** Every physical column of the table through the migration (table order), except `excluded`. */
 export function columnsBesides(spec: TriggerSpec, excluded: string[]): string[] {
+  return physicalColumns(spec).filter((p) => !excluded.includes(p));
+}
+
+/** The table's physical columns through the migration, in table order (the original's, then the stages' new ones), and the marker if it has one. */
+function physicalColumns(spec: TriggerSpec): string[] {
   const all = [...spec.original, ...spec.stages.flatMap((st) => st.columns)].map((c) => c.physical);
-  return [...new Set(all)].filter((p) => !excluded.includes(p));
+  return [...new Set([...all, ...(spec.marker ? [MARKER_COLUMN] : [])])];
 }
 
 /**
